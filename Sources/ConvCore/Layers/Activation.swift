@@ -1,0 +1,50 @@
+// Element-wise activations, by their Keras names. Used as a layer (`Activation`) and fused into
+// Conv2D, Conv2DTranspose and Dense through their `activation` argument.
+
+import Foundation
+
+public enum Activation: String, CaseIterable, Sendable {
+    case linear, relu, sigmoid, tanh, softplus
+    /// Keras 3's default negative slope.
+    case leakyReLU = "leaky_relu"
+
+    static let leakySlope: Float = 0.2
+
+    func apply(_ x: Float) -> Float {
+        switch self {
+        case .linear: return x
+        case .relu: return max(x, 0)
+        case .leakyReLU: return x >= 0 ? x : Activation.leakySlope * x
+        case .sigmoid: return 1 / (1 + expf(-x))
+        case .tanh: return tanhf(x)
+        // log(1 + e^x) without overflow for large x or loss of precision for very negative x.
+        case .softplus: return max(x, 0) + log1pf(expf(-abs(x)))
+        }
+    }
+
+    func apply(_ values: inout [Float]) {
+        if self == .linear { return }
+        values.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = apply(p[i]) }
+        }
+    }
+}
+
+struct ActivationLayer: Layer {
+    static let typeName = "Activation"
+    let name: String
+    let activation: Activation
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        activation = try a.activation()
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        var y = inputs[0]
+        activation.apply(&y.scalars)
+        return y
+    }
+}

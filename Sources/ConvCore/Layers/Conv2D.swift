@@ -1,0 +1,86 @@
+// Conv2D: NHWC input, kernel [kh, kw, cin, cout] (Keras layout), optional bias, fused activation.
+// Output size floor((i + pad - k) / s) + 1 with TensorFlow 'same' padding (see Padding.swift).
+
+struct Conv2D: Layer {
+    static let typeName = "Conv2D"
+    let name: String
+    let filters: Int
+    let kernel: (Int, Int)
+    let strides: (Int, Int)
+    let padding: Padding
+    let activation: Activation
+    let useBias: Bool
+    let kernelInitializer: Initializer
+    let biasInitializer: Initializer
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        filters = try a.int("filters")
+        guard filters >= 1 else { throw a.error("'filters' must be positive") }
+        kernel = try a.positivePair("kernel_size")
+        strides = try a.positivePair("strides", default: (1, 1))
+        padding = try a.padding()
+        activation = try a.activation()
+        useBias = try a.bool("use_bias", default: true)
+        kernelInitializer = try a.initializer("kernel_initializer", default: .glorotUniform)
+        biasInitializer = try a.initializer("bias_initializer", default: .zeros)
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let (h, w, _) = try image(inputs)
+        return [try windowOutput(h, kernel: kernel.0, stride: strides.0, padding: padding, axis: "height"),
+                try windowOutput(w, kernel: kernel.1, stride: strides.1, padding: padding, axis: "width"),
+                filters]
+    }
+
+    func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] {
+        let cin = try known(try image(inputs).c, "input channel count")
+        var p = [ParameterSpec(name: "kernel", shape: [kernel.0, kernel.1, cin, filters],
+                               initializer: kernelInitializer, trainable: true)]
+        if useBias { p.append(ParameterSpec(name: "bias", shape: [filters], initializer: biasInitializer, trainable: true)) }
+        return p
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0]
+        let (n, h, w, cin) = x.nhwc
+        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        let cout = filters
+        var y = Tensor(zeros: [n, g.outH, g.outW, cout])
+        x.scalars.withUnsafeBufferPointer { xp in
+            parameters[0].scalars.withUnsafeBufferPointer { kp in
+                y.scalars.withUnsafeMutableBufferPointer { yp in
+                    for b in 0..<n {
+                        for oy in 0..<g.outH {
+                            for ox in 0..<g.outW {
+                                let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
+                                if useBias {
+                                    parameters[1].scalars.withUnsafeBufferPointer { bp in
+                                        for co in 0..<cout { out[co] = bp[co] }
+                                    }
+                                }
+                                for ky in 0..<g.kh {
+                                    let iy = oy * g.sh - g.padTop + ky
+                                    if iy < 0 || iy >= h { continue }
+                                    for kx in 0..<g.kw {
+                                        let ix = ox * g.sw - g.padLeft + kx
+                                        if ix < 0 || ix >= w { continue }
+                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
+                                        let taps = kp.baseAddress! + (ky * g.kw + kx) * cin * cout
+                                        for ci in 0..<cin {
+                                            let v = pixel[ci]
+                                            let row = taps + ci * cout
+                                            for co in 0..<cout { out[co] += v * row[co] }
+                                        }
+                                    }
+                                }
+                                for co in 0..<cout { out[co] = activation.apply(out[co]) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

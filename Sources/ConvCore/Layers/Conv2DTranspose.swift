@@ -1,0 +1,96 @@
+// Conv2DTranspose: each input pixel scatters kernel[ky, kx, :, :] (Keras layout [kh, kw, cout, cin])
+// times its channels onto output (iy*s + ky, ix*s + kx) of the full (i-1)*s + k grid, which is then
+// cropped as Keras does: 'valid' keeps (i-1)*s + max(k, s), 'same' keeps i*s starting at
+// k-1-min(ceil((s+k-2)/2), k-1).
+
+struct Conv2DTranspose: Layer {
+    static let typeName = "Conv2DTranspose"
+    let name: String
+    let filters: Int
+    let kernel: (Int, Int)
+    let strides: (Int, Int)
+    let padding: Padding
+    let activation: Activation
+    let useBias: Bool
+    let kernelInitializer: Initializer
+    let biasInitializer: Initializer
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        filters = try a.int("filters")
+        guard filters >= 1 else { throw a.error("'filters' must be positive") }
+        kernel = try a.positivePair("kernel_size")
+        strides = try a.positivePair("strides", default: (1, 1))
+        padding = try a.padding()
+        activation = try a.activation()
+        useBias = try a.bool("use_bias", default: true)
+        kernelInitializer = try a.initializer("kernel_initializer", default: .glorotUniform)
+        biasInitializer = try a.initializer("bias_initializer", default: .zeros)
+    }
+
+    func outputSize(_ i: Int, kernel k: Int, stride s: Int) -> Int {
+        padding == .valid ? (i - 1) * s + max(k, s) : i * s
+    }
+
+    /// How many leading pixels of the full scatter grid the output drops.
+    func cropStart(kernel k: Int, stride s: Int) -> Int {
+        padding == .valid ? 0 : k - 1 - min((s + k - 1) / 2, k - 1)
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let (h, w, _) = try image(inputs)
+        return [h.map { outputSize($0, kernel: kernel.0, stride: strides.0) },
+                w.map { outputSize($0, kernel: kernel.1, stride: strides.1) }, filters]
+    }
+
+    func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] {
+        let cin = try known(try image(inputs).c, "input channel count")
+        var p = [ParameterSpec(name: "kernel", shape: [kernel.0, kernel.1, filters, cin],
+                               initializer: kernelInitializer, trainable: true)]
+        if useBias { p.append(ParameterSpec(name: "bias", shape: [filters], initializer: biasInitializer, trainable: true)) }
+        return p
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0]
+        let (n, h, w, cin) = x.nhwc
+        let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
+        let oh = outputSize(h, kernel: kh, stride: sh), ow = outputSize(w, kernel: kw, stride: sw)
+        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
+        var y = Tensor(zeros: [n, oh, ow, cout])
+        x.scalars.withUnsafeBufferPointer { xp in
+            parameters[0].scalars.withUnsafeBufferPointer { kp in
+                y.scalars.withUnsafeMutableBufferPointer { yp in
+                    for b in 0..<n {
+                        for iy in 0..<h {
+                            for ix in 0..<w {
+                                let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
+                                for ky in 0..<kh {
+                                    let oy = iy * sh + ky - top
+                                    if oy < 0 || oy >= oh { continue }
+                                    for kx in 0..<kw {
+                                        let ox = ix * sw + kx - left
+                                        if ox < 0 || ox >= ow { continue }
+                                        let out = yp.baseAddress! + ((b * oh + oy) * ow + ox) * cout
+                                        let taps = kp.baseAddress! + (ky * kw + kx) * cout * cin
+                                        for co in 0..<cout {
+                                            let row = taps + co * cin
+                                            var s: Float = 0
+                                            for ci in 0..<cin { s += row[ci] * pixel[ci] }
+                                            out[co] += s
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
+                    for p in 0..<(n * oh * ow) {
+                        for co in 0..<cout { yp[p * cout + co] = activation.apply(yp[p * cout + co] + bias[co]) }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,58 @@
+// Dense acts on the last axis only (Keras): on an image it is a per-pixel 1x1 convolution, after
+// Flatten a classic fully connected layer. Kernel [in, out], bias [out].
+
+struct Dense: Layer {
+    static let typeName = "Dense"
+    let name: String
+    let units: Int
+    let activation: Activation
+    let useBias: Bool
+    let kernelInitializer: Initializer
+    let biasInitializer: Initializer
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        units = try a.int("units")
+        guard units >= 1 else { throw a.error("'units' must be positive") }
+        activation = try a.activation()
+        useBias = try a.bool("use_bias", default: true)
+        kernelInitializer = try a.initializer("kernel_initializer", default: .glorotUniform)
+        biasInitializer = try a.initializer("bias_initializer", default: .zeros)
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let d = try single(inputs)
+        guard !d.isEmpty else { throw failure("needs an input with at least one axis") }
+        return d.dropLast() + [units]
+    }
+
+    func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] {
+        let fanIn = try known(try single(inputs).last!, "last input axis")
+        var p = [ParameterSpec(name: "kernel", shape: [fanIn, units], initializer: kernelInitializer, trainable: true)]
+        if useBias { p.append(ParameterSpec(name: "bias", shape: [units], initializer: biasInitializer, trainable: true)) }
+        return p
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0]
+        let fanIn = x.shape.last!, rows = x.count / max(fanIn, 1)
+        var y = Tensor(zeros: x.shape.dropLast() + [units])
+        x.scalars.withUnsafeBufferPointer { xp in
+            parameters[0].scalars.withUnsafeBufferPointer { kp in
+                y.scalars.withUnsafeMutableBufferPointer { yp in
+                    for r in 0..<rows {
+                        let out = yp.baseAddress! + r * units
+                        if useBias { for u in 0..<units { out[u] = parameters[1].scalars[u] } }
+                        for i in 0..<fanIn {
+                            let v = xp[r * fanIn + i]
+                            let row = kp.baseAddress! + i * units
+                            for u in 0..<units { out[u] += v * row[u] }
+                        }
+                        for u in 0..<units { out[u] = activation.apply(out[u]) }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

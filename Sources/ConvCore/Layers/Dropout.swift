@@ -1,0 +1,27 @@
+// Dropout: identity at inference; in training, inverted dropout as Keras does (keep with
+// probability 1 - rate, scale kept values by 1 / (1 - rate)), masks from the
+// pass's seeded generator (the trainer seeds it), so a run is reproducible.
+
+struct Dropout: Layer {
+    static let typeName = "Dropout"
+    let name: String
+    let rate: Float
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        rate = Float(try a.double("rate", default: 0))
+        guard rate >= 0, rate < 1 else { throw a.error("'rate' must be in [0, 1), got \(rate)") }
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        var y = inputs[0]
+        guard context.training, rate > 0 else { return y }
+        let keepScale = 1 / (1 - rate)
+        for i in y.scalars.indices {
+            y.scalars[i] = context.generator.nextUnitFloat() < rate ? 0 : y.scalars[i] * keepScale
+        }
+        return y
+    }
+}

@@ -1,0 +1,122 @@
+// Layers that move pixels without weights: Cropping2D, ZeroPadding2D and UpSampling2D.
+
+/// Copies a window of an NHWC batch into a new canvas at an offset; the rest of the canvas is zero.
+private func place(_ x: Tensor, into shape: [Int], sourceTop: Int, sourceLeft: Int,
+                   rows: Int, cols: Int, destTop: Int, destLeft: Int) -> Tensor {
+    let (n, h, w, c) = x.nhwc
+    let oh = shape[1], ow = shape[2]
+    var y = Tensor(zeros: shape)
+    for b in 0..<n {
+        for r in 0..<rows {
+            let src = ((b * h + sourceTop + r) * w + sourceLeft) * c
+            let dst = ((b * oh + destTop + r) * ow + destLeft) * c
+            y.scalars.replaceSubrange(dst..<(dst + cols * c), with: x.scalars[src..<(src + cols * c)])
+        }
+    }
+    return y
+}
+
+struct Cropping2D: Layer {
+    static let typeName = "Cropping2D"
+    let name: String
+    let top, bottom, left, right: Int
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        (top, bottom, left, right) = try a.edges("cropping", default: 0)
+        guard min(top, bottom, left, right) >= 0 else { throw a.error("'cropping' must not be negative") }
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let (h, w, c) = try image(inputs)
+        let oh = h.map { $0 - top - bottom }, ow = w.map { $0 - left - right }
+        if let oh, oh < 1 { throw failure("cropping \(top)+\(bottom) rows leaves nothing of height \(h!)") }
+        if let ow, ow < 1 { throw failure("cropping \(left)+\(right) columns leaves nothing of width \(w!)") }
+        return [oh, ow, c]
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let (n, h, w, c) = inputs[0].nhwc
+        let oh = h - top - bottom, ow = w - left - right
+        return place(inputs[0], into: [n, oh, ow, c], sourceTop: top, sourceLeft: left,
+                     rows: oh, cols: ow, destTop: 0, destLeft: 0)
+    }
+}
+
+struct ZeroPadding2D: Layer {
+    static let typeName = "ZeroPadding2D"
+    let name: String
+    let top, bottom, left, right: Int
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        (top, bottom, left, right) = try a.edges("padding", default: 1)
+        guard min(top, bottom, left, right) >= 0 else { throw a.error("'padding' must not be negative") }
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let (h, w, c) = try image(inputs)
+        return [h.map { $0 + top + bottom }, w.map { $0 + left + right }, c]
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let (n, h, w, c) = inputs[0].nhwc
+        return place(inputs[0], into: [n, h + top + bottom, w + left + right, c], sourceTop: 0, sourceLeft: 0,
+                     rows: h, cols: w, destTop: top, destLeft: left)
+    }
+}
+
+/// Nearest repeats each pixel; bilinear samples at half-pixel centres with clamped edges
+/// (jax.image.resize, which Keras uses).
+struct UpSampling2D: Layer {
+    static let typeName = "UpSampling2D"
+    let name: String
+    let size: (Int, Int)
+    let bilinear: Bool
+
+    init(name: String, arguments a: inout LayerArguments) throws {
+        self.name = name
+        size = try a.positivePair("size", default: (2, 2))
+        bilinear = try a.choice("interpolation", default: "nearest", from: ["nearest", "bilinear"]) == "bilinear"
+    }
+
+    func outputShape(_ inputs: [Dims]) throws -> Dims {
+        let (h, w, c) = try image(inputs)
+        return [h.map { $0 * size.0 }, w.map { $0 * size.1 }, c]
+    }
+
+    /// For each output coordinate: the two source indices and the weight of the second.
+    private func taps(_ inSize: Int, scale: Int) -> [(Int, Int, Float)] {
+        (0..<(inSize * scale)).map { o in
+            guard bilinear else { return (o / scale, o / scale, 0) }
+            let s = max((Float(o) + 0.5) / Float(scale) - 0.5, 0)
+            let i0 = min(Int(s), inSize - 1)
+            return (i0, min(i0 + 1, inSize - 1), s - Float(i0))
+        }
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0]
+        let (n, h, w, c) = x.nhwc
+        let oh = h * size.0, ow = w * size.1
+        let rows = taps(h, scale: size.0), cols = taps(w, scale: size.1)
+        var y = Tensor(zeros: [n, oh, ow, c])
+        for b in 0..<n {
+            for oy in 0..<oh {
+                let (y0, y1, fy) = rows[oy]
+                for ox in 0..<ow {
+                    let (x0, x1, fx) = cols[ox]
+                    let o = ((b * oh + oy) * ow + ox) * c
+                    let p00 = ((b * h + y0) * w + x0) * c, p01 = ((b * h + y0) * w + x1) * c
+                    let p10 = ((b * h + y1) * w + x0) * c, p11 = ((b * h + y1) * w + x1) * c
+                    for ch in 0..<c {
+                        let top = x.scalars[p00 + ch] * (1 - fx) + x.scalars[p01 + ch] * fx
+                        let bottom = x.scalars[p10 + ch] * (1 - fx) + x.scalars[p11 + ch] * fx
+                        y.scalars[o + ch] = top * (1 - fy) + bottom * fy
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

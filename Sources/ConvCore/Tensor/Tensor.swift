@@ -1,0 +1,53 @@
+// A dense Float32 tensor in row-major order with the last axis fastest: NHWC for images, so the
+// channels of one pixel are contiguous (what SIMD over channels wants) and a batch of tiles is
+// one buffer (what batching wants).
+
+public struct Tensor: Sendable, Equatable {
+    /// Dimensions, batch first. An image batch is [n, h, w, c].
+    public private(set) var shape: [Int]
+    /// Elements, `shape.reduce(1, *)` of them, last axis fastest.
+    public var scalars: [Float]
+
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(shape.reduce(1, *) == scalars.count,
+                     "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, scalars: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(shape: shape, scalars: [Float](repeating: value, count: shape.reduce(1, *)))
+    }
+
+    public var count: Int { scalars.count }
+    public var rank: Int { shape.count }
+
+    /// The same scalars seen with another shape of the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, scalars: scalars)
+    }
+
+    /// Largest absolute difference to `other`; infinity when the shapes differ.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        guard shape == other.shape else { return .infinity }
+        var worst: Float = 0
+        for i in scalars.indices {
+            let d = abs(scalars[i] - other.scalars[i])
+            if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+        }
+        return worst
+    }
+}
+
+extension Tensor {
+    /// Views a rank-4 NHWC tensor's dimensions.
+    var nhwc: (n: Int, h: Int, w: Int, c: Int) {
+        precondition(rank == 4, "expected an NHWC tensor, got shape \(shape)")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+}

@@ -1,0 +1,13 @@
+// The command line: thin wrappers that parse, call the libraries and print.
+
+import ArgumentParser
+
+@main
+struct Tessera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Stylize images tile by tile with small trained convolutional networks.",
+        version: "0.1.0",
+        subcommands: [ModelCommand.self]
+    )
+}
