@@ -79,12 +79,13 @@ public enum Safetensors {
             ranges.append((name, begin, end, shape))
         }
         ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.begin < a.end {
+            throw ModelError("tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        // The format indexes every byte: a gap hides data nobody validated.
         var covered = 0
         for r in ranges {
-            guard r.begin == covered else {
-                throw ModelError(r.begin < covered ? "tensor '\(r.name)' overlaps another tensor's data"
-                                                   : "safetensors data has a hole before tensor '\(r.name)'")
-            }
+            guard r.begin == covered else { throw ModelError("safetensors data has a hole before tensor '\(r.name)'") }
             covered = r.end
         }
         guard covered == dataLength else { throw ModelError("safetensors data has \(dataLength - covered) unindexed trailing bytes") }
