@@ -33,6 +33,11 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: nativeCPU
         ),
+        // Runs the built `tessera` binary; the dependency makes `swift test` build it.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["tessera"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

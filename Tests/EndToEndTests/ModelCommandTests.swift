@@ -1,0 +1,86 @@
+// `tessera model ...` as users run it: the built binary, its output and exit codes.
+
+import Foundation
+import Testing
+
+/// The `tessera` binary beside the test runner in the build folder.
+let tesseraBinary: URL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    .appendingPathComponent("tessera")
+
+let convCoreFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("ConvCoreTests/Fixtures")
+
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+func tessera(_ arguments: [String]) throws -> Run {
+    let p = Process()
+    p.executableURL = tesseraBinary
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@Suite struct ModelCommandTests {
+    @Test func binaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: tesseraBinary.path), "\(tesseraBinary.path)")
+    }
+
+    @Test func helpAndVersion() throws {
+        let help = try tessera(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("model"))
+        let version = try tessera(["--version"])
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func summaryTableAndJSON() throws {
+        let spec = convCoreFixtures.appendingPathComponent("conv_pool.json").path
+        let table = try tessera(["model", "summary", spec])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("mc1 (Conv2D)") && table.stdout.contains("448") && table.stdout.contains("Total params:"))
+        let json = try tessera(["model", "summary", spec, "--json"])
+        #expect(json.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        let mc1 = try #require(layers.first { $0["name"] as? String == "mc1" })
+        #expect(mc1["params"] as? Int == 448 && mc1["type"] as? String == "Conv2D")
+        #expect((mc1["output_shape"] as? [Any])?.count == 4)
+        #expect(object["total_params"] is Int && object["trainable_params"] is Int)
+    }
+
+    @Test func runWritesKerasOutput() throws {
+        let golden = convCoreFixtures.appendingPathComponent("golden")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-run-\(UUID().uuidString).npy")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try tessera(["model", "run", convCoreFixtures.appendingPathComponent("unet_crop.json").path,
+                             "--weights", golden.appendingPathComponent("unet_crop.safetensors").path,
+                             "--input", golden.appendingPathComponent("unet_crop.input.npy").path, "--output", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let mine = try Data(contentsOf: out), keras = try Data(contentsOf: golden.appendingPathComponent("unet_crop.output.npy"))
+        // Same header; values within 1e-4 (float32 little-endian after the 128-byte header).
+        #expect(mine.count == keras.count)
+        let a = mine.dropFirst(128).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let b = keras.dropFirst(128).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(a.count == 3 * 16 * 16 * 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 })
+    }
+
+    @Test func errorsAreOneLineAndExitNonZero() throws {
+        let golden = convCoreFixtures.appendingPathComponent("golden")
+        let missing = try tessera(["model", "summary", "/nonexistent/spec.json"])
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/spec.json"))
+        #expect(missing.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
+        let mismatch = try tessera(["model", "run", convCoreFixtures.appendingPathComponent("conv_pool.json").path,
+                                    "--weights", golden.appendingPathComponent("unet_crop.safetensors").path,
+                                    "--input", golden.appendingPathComponent("unet_crop.input.npy").path, "--output", "/tmp/never.npy"])
+        #expect(mismatch.status != 0 && mismatch.stderr.contains("unet_crop.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never.npy"))
+    }
+}
