@@ -22,6 +22,27 @@ public enum Activation: String, CaseIterable, Sendable {
         }
     }
 
+    /// The derivative written in terms of the output, which the backward pass has at hand.
+    func derivative(output y: Float) -> Float {
+        switch self {
+        case .linear: return 1
+        case .relu: return y > 0 ? 1 : 0
+        case .leakyReLU: return y >= 0 ? 1 : Activation.leakySlope
+        case .sigmoid: return y * (1 - y)
+        case .tanh: return 1 - y * y
+        // softplus' = sigmoid(x) = 1 - e^-y.
+        case .softplus: return -expm1f(-y)
+        }
+    }
+
+    /// The gradient before the activation from the gradient after it.
+    func backward(output: Tensor, gradient: Tensor) -> Tensor {
+        if self == .linear { return gradient }
+        var g = gradient
+        for i in g.scalars.indices { g.scalars[i] *= derivative(output: output.scalars[i]) }
+        return g
+    }
+
     func apply(_ values: inout [Float]) {
         if self == .linear { return }
         values.withUnsafeMutableBufferPointer { p in
@@ -46,5 +67,10 @@ struct ActivationLayer: Layer {
         var y = inputs[0]
         activation.apply(&y.scalars)
         return y
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        LayerGradients(inputs: [activation.backward(output: output, gradient: gradient)], parameters: [])
     }
 }

@@ -55,15 +55,7 @@ struct BatchNormalization: Layer {
         let p = unpack(parameters, channels: c)
         var mean = p.mean.scalars, variance = p.variance.scalars
         if context.training {
-            var sum = [Double](repeating: 0, count: c), sumSq = [Double](repeating: 0, count: c)
-            for r in 0..<rows {
-                for ch in 0..<c { let v = Double(y.scalars[r * c + ch]); sum[ch] += v; sumSq[ch] += v * v }
-            }
-            for ch in 0..<c {
-                let m = sum[ch] / Double(max(rows, 1))
-                mean[ch] = Float(m)
-                variance[ch] = Float(max(sumSq[ch] / Double(max(rows, 1)) - m * m, 0))
-            }
+            (mean, variance) = batchStatistics(y)
             context.updatedParameters[p.meanIndex] = Tensor(
                 shape: [c], scalars: (0..<c).map { p.mean.scalars[$0] * momentum + mean[$0] * (1 - momentum) })
             context.updatedParameters[p.meanIndex + 1] = Tensor(
@@ -76,5 +68,56 @@ struct BatchNormalization: Layer {
             for r in 0..<rows { for ch in 0..<c { yp[r * c + ch] = yp[r * c + ch] * a[ch] + b[ch] } }
         }
         return y
+    }
+
+    /// Mean and biased variance of each channel over every other axis.
+    private func batchStatistics(_ x: Tensor) -> (mean: [Float], variance: [Float]) {
+        let c = x.shape.last!, rows = x.count / max(c, 1)
+        var sum = [Double](repeating: 0, count: c), sumSq = [Double](repeating: 0, count: c)
+        for r in 0..<rows {
+            for ch in 0..<c { let v = Double(x.scalars[r * c + ch]); sum[ch] += v; sumSq[ch] += v * v }
+        }
+        let mean = sum.map { $0 / Double(max(rows, 1)) }
+        return (mean.map(Float.init), (0..<c).map { Float(max(sumSq[$0] / Double(max(rows, 1)) - mean[$0] * mean[$0], 0)) })
+    }
+
+    /// In training mode the batch statistics depend on every input, which adds the two mean terms
+    /// of dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)).
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let c = x.shape.last!, rows = x.count / max(c, 1)
+        let p = unpack(parameters, channels: c)
+        let (mean, variance) = training ? batchStatistics(x) : (p.mean.scalars, p.variance.scalars)
+        let invStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
+        var dGamma = [Double](repeating: 0, count: c), dBeta = [Double](repeating: 0, count: c)
+        for r in 0..<rows {
+            for ch in 0..<c {
+                let d = Double(gradient.scalars[r * c + ch])
+                dGamma[ch] += d * Double((x.scalars[r * c + ch] - mean[ch]) * invStd[ch])
+                dBeta[ch] += d
+            }
+        }
+        var dx = Tensor(zeros: x.shape)
+        let count = Float(max(rows, 1))
+        for r in 0..<rows {
+            for ch in 0..<c {
+                let dxhat = gradient.scalars[r * c + ch] * p.gamma[ch]
+                if training {
+                    let xhat = (x.scalars[r * c + ch] - mean[ch]) * invStd[ch]
+                    // sum(dxhat) = gamma * dBeta, sum(dxhat * xhat) = gamma * dGamma.
+                    let meanTerm = p.gamma[ch] * Float(dBeta[ch]) / count
+                    let varTerm = xhat * p.gamma[ch] * Float(dGamma[ch]) / count
+                    dx.scalars[r * c + ch] = invStd[ch] * (dxhat - meanTerm - varTerm)
+                } else {
+                    dx.scalars[r * c + ch] = dxhat * invStd[ch]
+                }
+            }
+        }
+        var grads: [Tensor] = []
+        if scale { grads.append(Tensor(shape: [c], scalars: dGamma.map(Float.init))) }
+        if center { grads.append(Tensor(shape: [c], scalars: dBeta.map(Float.init))) }
+        grads += [Tensor(zeros: [c]), Tensor(zeros: [c])]
+        return LayerGradients(inputs: [dx], parameters: grads)
     }
 }

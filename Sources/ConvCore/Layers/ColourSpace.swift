@@ -2,11 +2,62 @@
 // keras.ops.image, hue in [0, 1)), RGB <-> YCbCr (JPEG/BT.601 full range, chroma centred on 0.5)
 // and RGB -> luminance Y. No parameters.
 
+/// A number the colour formulas can run on: Float for the forward pass, Dual3 for the backward.
+protocol ColourValue {
+    init(_ constant: Float)
+    var value: Float { get }
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static func / (a: Self, b: Self) -> Self
+}
+
+extension Float: ColourValue {
+    var value: Float { self }
+}
+
+/// A value with its derivatives with respect to a pixel's three input channels: running one
+/// formula on it gives the conversion and its Jacobian together.
+struct Dual3: ColourValue {
+    var value: Float
+    var derivative: SIMD3<Float>
+
+    init(_ constant: Float) { (value, derivative) = (constant, .zero) }
+    init(_ value: Float, channel: Int) {
+        self.value = value
+        derivative = .zero
+        derivative[channel] = 1
+    }
+    private init(_ value: Float, _ derivative: SIMD3<Float>) { (self.value, self.derivative) = (value, derivative) }
+
+    static func + (a: Dual3, b: Dual3) -> Dual3 { Dual3(a.value + b.value, a.derivative + b.derivative) }
+    static func - (a: Dual3, b: Dual3) -> Dual3 { Dual3(a.value - b.value, a.derivative - b.derivative) }
+    static func * (a: Dual3, b: Dual3) -> Dual3 { Dual3(a.value * b.value, a.derivative * b.value + b.derivative * a.value) }
+    static func / (a: Dual3, b: Dual3) -> Dual3 {
+        Dual3(a.value / b.value, (a.derivative * b.value - b.derivative * a.value) / (b.value * b.value))
+    }
+}
+
+/// Piecewise helpers choose their branch by value, as the forward pass does.
+func largest<T: ColourValue>(_ a: T, _ b: T, _ c: T) -> T {
+    let ab = a.value >= b.value ? a : b
+    return ab.value >= c.value ? ab : c
+}
+
+func smallest<T: ColourValue>(_ a: T, _ b: T, _ c: T) -> T {
+    let ab = a.value <= b.value ? a : b
+    return ab.value <= c.value ? ab : c
+}
+
+func magnitude<T: ColourValue>(_ a: T) -> T { a.value < 0 ? T(0) - a : a }
+
+func clampUnit<T: ColourValue>(_ a: T) -> T { a.value < 0 ? T(0) : a.value > 1 ? T(1) : a }
+
 protocol ColourLayer: Layer {
     static var outputChannels: Int { get }
     init(name: String)
-    /// Converts one pixel; writes `outputChannels` values.
-    func convert(_ a: Float, _ b: Float, _ c: Float, into out: UnsafeMutablePointer<Float>)
+    /// Converts one pixel; the first `outputChannels` results are used.
+    func convert<T: ColourValue>(_ a: T, _ b: T, _ c: T) -> (T, T, T)
 }
 
 extension ColourLayer {
@@ -25,11 +76,28 @@ extension ColourLayer {
         x.scalars.withUnsafeBufferPointer { xp in
             y.scalars.withUnsafeMutableBufferPointer { yp in
                 for p in 0..<pixels {
-                    convert(xp[3 * p], xp[3 * p + 1], xp[3 * p + 2], into: yp.baseAddress! + k * p)
+                    let out = convert(xp[3 * p], xp[3 * p + 1], xp[3 * p + 2])
+                    yp[k * p] = out.0
+                    if k == 3 { yp[k * p + 1] = out.1; yp[k * p + 2] = out.2 }
                 }
             }
         }
         return y
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let pixels = x.count / 3, k = Self.outputChannels
+        var dx = Tensor(zeros: x.shape)
+        for p in 0..<pixels {
+            let out = convert(Dual3(x.scalars[3 * p], channel: 0), Dual3(x.scalars[3 * p + 1], channel: 1),
+                              Dual3(x.scalars[3 * p + 2], channel: 2))
+            var d = out.0.derivative * gradient.scalars[k * p]
+            if k == 3 { d += out.1.derivative * gradient.scalars[k * p + 1] + out.2.derivative * gradient.scalars[k * p + 2] }
+            for c in 0..<3 { dx.scalars[3 * p + c] = d[c] }
+        }
+        return LayerGradients(inputs: [dx], parameters: [])
     }
 }
 
@@ -63,11 +131,10 @@ struct RGBToYCbCr: ColourLayer {
     static let outputChannels = 3
     let name: String
 
-    func convert(_ r: Float, _ g: Float, _ b: Float, into out: UnsafeMutablePointer<Float>) {
+    func convert<T: ColourValue>(_ r: T, _ g: T, _ b: T) -> (T, T, T) {
         let m = YCbCr.forwardFloat
-        out[0] = m[0][0] * r + m[0][1] * g + m[0][2] * b
-        out[1] = 0.5 + m[1][0] * r + m[1][1] * g + m[1][2] * b
-        out[2] = 0.5 + m[2][0] * r + m[2][1] * g + m[2][2] * b
+        func row(_ i: Int) -> T { T(m[i][0]) * r + T(m[i][1]) * g + T(m[i][2]) * b }
+        return (row(0), T(0.5) + row(1), T(0.5) + row(2))
     }
 }
 
@@ -76,9 +143,10 @@ struct YCbCrToRGB: ColourLayer {
     static let outputChannels = 3
     let name: String
 
-    func convert(_ y: Float, _ cb: Float, _ cr: Float, into out: UnsafeMutablePointer<Float>) {
-        let m = YCbCr.inverse, u = cb - 0.5, v = cr - 0.5
-        for i in 0..<3 { out[i] = m[i][0] * y + m[i][1] * u + m[i][2] * v }
+    func convert<T: ColourValue>(_ y: T, _ cb: T, _ cr: T) -> (T, T, T) {
+        let m = YCbCr.inverse, u = cb - T(0.5), v = cr - T(0.5)
+        func row(_ i: Int) -> T { T(m[i][0]) * y + T(m[i][1]) * u + T(m[i][2]) * v }
+        return (row(0), row(1), row(2))
     }
 }
 
@@ -87,9 +155,10 @@ struct RGBToLuminance: ColourLayer {
     static let outputChannels = 1
     let name: String
 
-    func convert(_ r: Float, _ g: Float, _ b: Float, into out: UnsafeMutablePointer<Float>) {
+    func convert<T: ColourValue>(_ r: T, _ g: T, _ b: T) -> (T, T, T) {
         let m = YCbCr.forwardFloat
-        out[0] = m[0][0] * r + m[0][1] * g + m[0][2] * b
+        let y = T(m[0][0]) * r + T(m[0][1]) * g + T(m[0][2]) * b
+        return (y, y, y)
     }
 }
 
@@ -98,20 +167,18 @@ struct RGBToHSV: ColourLayer {
     static let outputChannels = 3
     let name: String
 
-    func convert(_ r0: Float, _ g0: Float, _ b0: Float, into out: UnsafeMutablePointer<Float>) {
+    func convert<T: ColourValue>(_ r0: T, _ g0: T, _ b0: T) -> (T, T, T) {
         // keras.ops.image flushes values within float epsilon of zero first.
-        let eps = Float.ulpOfOne
-        let r = abs(r0) < eps ? 0 : r0, g = abs(g0) < eps ? 0 : g0, b = abs(b0) < eps ? 0 : b0
-        let value = max(r, g, b), range = value - min(r, g, b)
-        let norm = 1 / (6 * (range > 0 ? range : 1))
-        var hue: Float
-        if value == r { hue = norm * (g - b) }
-        else if value == g { hue = norm * (b - r) + 2.0 / 6.0 }
-        else { hue = norm * (r - g) + 4.0 / 6.0 }
-        hue = (range > 0 ? hue : 0) + (hue < 0 ? 1 : 0)
-        out[0] = hue
-        out[1] = value > 0 ? range / value : 0
-        out[2] = value
+        func flush(_ x: T) -> T { abs(x.value) < Float.ulpOfOne ? T(0) : x }
+        let r = flush(r0), g = flush(g0), b = flush(b0)
+        let value = largest(r, g, b), range = value - smallest(r, g, b)
+        let norm = T(1) / (T(6) * (range.value > 0 ? range : T(1)))
+        var hue: T
+        if value.value == r.value { hue = norm * (g - b) }
+        else if value.value == g.value { hue = norm * (b - r) + T(2.0 / 6.0) }
+        else { hue = norm * (r - g) + T(4.0 / 6.0) }
+        hue = (range.value > 0 ? hue : T(0)) + T(hue.value < 0 ? 1 : 0)
+        return (hue, value.value > 0 ? range / value : T(0), value)
     }
 }
 
@@ -120,14 +187,13 @@ struct HSVToRGB: ColourLayer {
     static let outputChannels = 3
     let name: String
 
-    func convert(_ h: Float, _ s: Float, _ v: Float, into out: UnsafeMutablePointer<Float>) {
-        var wrapped = h.truncatingRemainder(dividingBy: 1)
-        if wrapped < 0 { wrapped += 1 }
-        let dh = wrapped * 6
-        func clamp(_ x: Float) -> Float { min(max(x, 0), 1) }
-        let dr = clamp(abs(dh - 3) - 1), dg = clamp(2 - abs(dh - 2)), db = clamp(2 - abs(dh - 4))
-        out[0] = v * (1 - s + s * dr)
-        out[1] = v * (1 - s + s * dg)
-        out[2] = v * (1 - s + s * db)
+    func convert<T: ColourValue>(_ h: T, _ s: T, _ v: T) -> (T, T, T) {
+        // Hue wraps around: h mod 1, whose derivative is 1.
+        let dh = (h - T(h.value.rounded(.down))) * T(6)
+        let dr = clampUnit(magnitude(dh - T(3)) - T(1))
+        let dg = clampUnit(T(2) - magnitude(dh - T(2)))
+        let db = clampUnit(T(2) - magnitude(dh - T(4)))
+        let grey = T(1) - s
+        return (v * (grey + s * dr), v * (grey + s * dg), v * (grey + s * db))
     }
 }

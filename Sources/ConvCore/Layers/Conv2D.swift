@@ -83,4 +83,53 @@ struct Conv2D: Layer {
         }
         return y
     }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let (n, h, w, cin) = x.nhwc
+        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        let cout = filters
+        let dz = activation.backward(output: output, gradient: gradient)
+        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [cout])
+        x.scalars.withUnsafeBufferPointer { xp in
+            parameters[0].scalars.withUnsafeBufferPointer { kp in
+                dz.scalars.withUnsafeBufferPointer { gp in
+                    dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                        dk.scalars.withUnsafeMutableBufferPointer { dkp in
+                            for b in 0..<n {
+                                for oy in 0..<g.outH {
+                                    for ox in 0..<g.outW {
+                                        let go = gp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
+                                        for co in 0..<cout { db.scalars[co] += go[co] }
+                                        for ky in 0..<g.kh {
+                                            let iy = oy * g.sh - g.padTop + ky
+                                            if iy < 0 || iy >= h { continue }
+                                            for kx in 0..<g.kw {
+                                                let ix = ox * g.sw - g.padLeft + kx
+                                                if ix < 0 || ix >= w { continue }
+                                                let offset = ((b * h + iy) * w + ix) * cin
+                                                let tap = (ky * g.kw + kx) * cin * cout
+                                                for ci in 0..<cin {
+                                                    let v = xp[offset + ci]
+                                                    let row = tap + ci * cout
+                                                    var s: Float = 0
+                                                    for co in 0..<cout {
+                                                        s += kp[row + co] * go[co]
+                                                        dkp[row + co] += v * go[co]
+                                                    }
+                                                    dxp[offset + ci] += s
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+    }
 }

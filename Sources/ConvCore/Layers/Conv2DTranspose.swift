@@ -93,4 +93,52 @@ struct Conv2DTranspose: Layer {
         }
         return y
     }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let (n, h, w, cin) = x.nhwc
+        let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
+        let oh = output.shape[1], ow = output.shape[2]
+        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
+        let dz = activation.backward(output: output, gradient: gradient)
+        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [cout])
+        for p in 0..<(n * oh * ow) { for co in 0..<cout { db.scalars[co] += dz.scalars[p * cout + co] } }
+        x.scalars.withUnsafeBufferPointer { xp in
+            parameters[0].scalars.withUnsafeBufferPointer { kp in
+                dz.scalars.withUnsafeBufferPointer { gp in
+                    dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                        dk.scalars.withUnsafeMutableBufferPointer { dkp in
+                            for b in 0..<n {
+                                for iy in 0..<h {
+                                    for ix in 0..<w {
+                                        let offset = ((b * h + iy) * w + ix) * cin
+                                        for ky in 0..<kh {
+                                            let oy = iy * sh + ky - top
+                                            if oy < 0 || oy >= oh { continue }
+                                            for kx in 0..<kw {
+                                                let ox = ix * sw + kx - left
+                                                if ox < 0 || ox >= ow { continue }
+                                                let go = ((b * oh + oy) * ow + ox) * cout
+                                                let tap = (ky * kw + kx) * cout * cin
+                                                for co in 0..<cout {
+                                                    let d = gp[go + co]
+                                                    let row = tap + co * cin
+                                                    for ci in 0..<cin {
+                                                        dxp[offset + ci] += kp[row + ci] * d
+                                                        dkp[row + ci] += xp[offset + ci] * d
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+    }
 }

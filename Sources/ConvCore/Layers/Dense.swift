@@ -55,4 +55,27 @@ struct Dense: Layer {
         }
         return y
     }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let fanIn = x.shape.last!, rows = x.count / max(fanIn, 1)
+        let dz = activation.backward(output: output, gradient: gradient)
+        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [units])
+        let k = parameters[0].scalars
+        for r in 0..<rows {
+            for u in 0..<units { db.scalars[u] += dz.scalars[r * units + u] }
+            for i in 0..<fanIn {
+                let v = x.scalars[r * fanIn + i]
+                var s: Float = 0
+                for u in 0..<units {
+                    let d = dz.scalars[r * units + u]
+                    s += k[i * units + u] * d
+                    dk.scalars[i * units + u] += v * d
+                }
+                dx.scalars[r * fanIn + i] = s
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+    }
 }

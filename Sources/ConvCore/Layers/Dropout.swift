@@ -19,9 +19,18 @@ struct Dropout: Layer {
         var y = inputs[0]
         guard context.training, rate > 0 else { return y }
         let keepScale = 1 / (1 - rate)
-        for i in y.scalars.indices {
-            y.scalars[i] = context.generator.nextUnitFloat() < rate ? 0 : y.scalars[i] * keepScale
-        }
+        var mask = Tensor(zeros: y.shape)
+        for i in y.scalars.indices where context.generator.nextUnitFloat() >= rate { mask.scalars[i] = keepScale }
+        for i in y.scalars.indices { y.scalars[i] *= mask.scalars[i] }
+        context.saved = mask
         return y
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        guard let mask = saved else { return LayerGradients(inputs: [gradient], parameters: []) }
+        var dx = gradient
+        for i in dx.scalars.indices { dx.scalars[i] *= mask.scalars[i] }
+        return LayerGradients(inputs: [dx], parameters: [])
     }
 }

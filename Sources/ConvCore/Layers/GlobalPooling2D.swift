@@ -33,6 +33,26 @@ extension GlobalPooling2D {
         if Self.kind == .average { let s = 1 / Float(h * w); for i in out.indices { out[i] *= s } }
         return Tensor(shape: keepDims ? [n, 1, 1, c] : [n, c], scalars: out)
     }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let (n, h, w, c) = x.nhwc
+        var dx = Tensor(zeros: x.shape)
+        for b in 0..<n {
+            for ch in 0..<c {
+                let d = gradient.scalars[b * c + ch]
+                if Self.kind == .max {
+                    var at = b * h * w * c + ch
+                    for p in 0..<(h * w) where x.scalars[(b * h * w + p) * c + ch] > x.scalars[at] { at = (b * h * w + p) * c + ch }
+                    dx.scalars[at] = d
+                } else {
+                    for p in 0..<(h * w) { dx.scalars[(b * h * w + p) * c + ch] = d / Float(h * w) }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: [])
+    }
 }
 
 struct GlobalMaxPooling2D: GlobalPooling2D {

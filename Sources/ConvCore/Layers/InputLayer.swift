@@ -27,4 +27,9 @@ struct InputLayer: Layer {
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         preconditionFailure("the graph feeds input layers directly")
     }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        LayerGradients(inputs: [], parameters: [])
+    }
 }

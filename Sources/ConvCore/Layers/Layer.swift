@@ -20,6 +20,15 @@ struct ForwardContext {
     /// Non-trainable parameters a layer replaced during this call (BatchNormalization's moving
     /// statistics in training mode), by index into the layer's parameters.
     var updatedParameters: [Int: Tensor] = [:]
+    /// What a layer keeps for its backward pass that its inputs cannot give back (Dropout's mask).
+    var saved: Tensor?
+}
+
+/// Gradients of the loss with respect to a layer's inputs and each of its parameters (zeros for
+/// non-trainable ones).
+struct LayerGradients {
+    var inputs: [Tensor]
+    var parameters: [Tensor]
 }
 
 protocol Layer: Sendable {
@@ -31,6 +40,9 @@ protocol Layer: Sendable {
     /// The parameters for these (already checked) input shapes, in Keras order.
     func parameters(_ inputs: [Dims]) throws -> [ParameterSpec]
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor
+    /// Given the forward pass's inputs, output and saved state, and the gradient of the output.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients
 }
 
 extension Layer {

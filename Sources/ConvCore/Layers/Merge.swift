@@ -47,6 +47,30 @@ extension ElementwiseMerge {
         }
         return y
     }
+
+    /// Maximum and Minimum send the gradient to the first input holding the chosen value.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        var grads = inputs.map { Tensor(zeros: $0.shape) }
+        for i in gradient.scalars.indices {
+            let d = gradient.scalars[i]
+            switch Self.operation {
+            case .add: for k in grads.indices { grads[k].scalars[i] = d }
+            case .average: for k in grads.indices { grads[k].scalars[i] = d / Float(inputs.count) }
+            case .subtract: grads[0].scalars[i] = d; grads[1].scalars[i] = -d
+            case .multiply:
+                for k in grads.indices {
+                    var others = d
+                    for j in inputs.indices where j != k { others *= inputs[j].scalars[i] }
+                    grads[k].scalars[i] = others
+                }
+            case .maximum, .minimum:
+                let k = inputs.firstIndex { $0.scalars[i] == output.scalars[i] } ?? 0
+                grads[k].scalars[i] = d
+            }
+        }
+        return LayerGradients(inputs: grads, parameters: [])
+    }
 }
 
 struct Add: ElementwiseMerge { static let typeName = "Add"; static let operation = MergeOperation.add; let name: String }
@@ -107,5 +131,23 @@ struct Concatenate: Layer {
             }
         }
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// Each input gets back its own slice of the gradient.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let k = (try? sampleAxis(rank: inputs[0].rank - 1)).map { $0 + 1 } ?? 1
+        let outer = inputs[0].shape[..<k].reduce(1, *)
+        let inner = inputs[0].shape[(k + 1)...].reduce(1, *)
+        var grads = inputs.map { [Float](repeating: 0, count: $0.count) }
+        var position = 0
+        for o in 0..<outer {
+            for (j, x) in inputs.enumerated() {
+                let block = x.shape[k] * inner
+                grads[j].replaceSubrange((o * block)..<((o + 1) * block), with: gradient.scalars[position..<(position + block)])
+                position += block
+            }
+        }
+        return LayerGradients(inputs: zip(inputs, grads).map { Tensor(shape: $0.shape, scalars: $1) }, parameters: [])
     }
 }

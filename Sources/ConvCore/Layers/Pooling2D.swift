@@ -58,6 +58,42 @@ extension Pooling2D {
         }
         return y
     }
+
+    /// Max pooling sends each window's gradient to its first largest input; average pooling
+    /// spreads it evenly over the window's real pixels.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let (n, h, w, c) = x.nhwc
+        let g = WindowGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
+        var dx = Tensor(zeros: x.shape)
+        for b in 0..<n {
+            for oy in 0..<g.outH {
+                let y0 = max(oy * g.sh - g.padTop, 0), y1 = min(oy * g.sh - g.padTop + g.kh, h)
+                for ox in 0..<g.outW {
+                    let x0 = max(ox * g.sw - g.padLeft, 0), x1 = min(ox * g.sw - g.padLeft + g.kw, w)
+                    let o = ((b * g.outH + oy) * g.outW + ox) * c
+                    for ch in 0..<c {
+                        let d = gradient.scalars[o + ch]
+                        if Self.kind == .max {
+                            var best = -Float.infinity, at = -1
+                            for iy in y0..<y1 {
+                                for ix in x0..<x1 {
+                                    let i = ((b * h + iy) * w + ix) * c + ch
+                                    if x.scalars[i] > best || at < 0 { best = x.scalars[i]; at = i }
+                                }
+                            }
+                            dx.scalars[at] += d
+                        } else {
+                            let share = d / Float((y1 - y0) * (x1 - x0))
+                            for iy in y0..<y1 { for ix in x0..<x1 { dx.scalars[((b * h + iy) * w + ix) * c + ch] += share } }
+                        }
+                    }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: [])
+    }
 }
 
 struct MaxPooling2D: Pooling2D {

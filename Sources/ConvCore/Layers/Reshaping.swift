@@ -1,6 +1,16 @@
-// Layers that only change how the same scalars are addressed: Flatten and Reshape.
+// Layers that only change how the same scalars are addressed: Flatten and Reshape. Their
+// gradient is the output's gradient seen with the input's shape.
 
-struct Flatten: Layer {
+protocol ReshapingLayer: Layer {}
+
+extension ReshapingLayer {
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        LayerGradients(inputs: [gradient.reshaped(inputs[0].shape)], parameters: [])
+    }
+}
+
+struct Flatten: ReshapingLayer {
     static let typeName = "Flatten"
     let name: String
 
@@ -18,9 +28,10 @@ struct Flatten: Layer {
         let x = inputs[0]
         return x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
     }
+
 }
 
-struct Reshape: Layer {
+struct Reshape: ReshapingLayer {
     static let typeName = "Reshape"
     let name: String
     /// Per-sample target shape; at most one -1, inferred from the element count.

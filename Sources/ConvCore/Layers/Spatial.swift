@@ -41,6 +41,14 @@ struct Cropping2D: Layer {
         return place(inputs[0], into: [n, oh, ow, c], sourceTop: top, sourceLeft: left,
                      rows: oh, cols: ow, destTop: 0, destLeft: 0)
     }
+
+    /// The gradient goes back where the kept pixels came from; cropped pixels get zero.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let (_, oh, ow, _) = gradient.nhwc
+        return LayerGradients(inputs: [place(gradient, into: inputs[0].shape, sourceTop: 0, sourceLeft: 0,
+                                             rows: oh, cols: ow, destTop: top, destLeft: left)], parameters: [])
+    }
 }
 
 struct ZeroPadding2D: Layer {
@@ -63,6 +71,13 @@ struct ZeroPadding2D: Layer {
         let (n, h, w, c) = inputs[0].nhwc
         return place(inputs[0], into: [n, h + top + bottom, w + left + right, c], sourceTop: 0, sourceLeft: 0,
                      rows: h, cols: w, destTop: top, destLeft: left)
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let (_, h, w, _) = inputs[0].nhwc
+        return LayerGradients(inputs: [place(gradient, into: inputs[0].shape, sourceTop: top, sourceLeft: left,
+                                             rows: h, cols: w, destTop: 0, destLeft: 0)], parameters: [])
     }
 }
 
@@ -118,5 +133,29 @@ struct UpSampling2D: Layer {
             }
         }
         return y
+    }
+
+    /// Each output pixel's gradient flows back to its (up to four) source pixels by their weights.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let (n, h, w, c) = inputs[0].nhwc
+        let oh = h * size.0, ow = w * size.1
+        let rows = taps(h, scale: size.0), cols = taps(w, scale: size.1)
+        var dx = Tensor(zeros: inputs[0].shape)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                let (y0, y1, fy) = rows[oy]
+                for ox in 0..<ow {
+                    let (x0, x1, fx) = cols[ox]
+                    let o = ((b * oh + oy) * ow + ox) * c
+                    let corners = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x1, (1 - fy) * fx), (y1, x0, fy * (1 - fx)), (y1, x1, fy * fx)]
+                    for (sy, sx, weight) in corners where weight != 0 {
+                        let p = ((b * h + sy) * w + sx) * c
+                        for ch in 0..<c { dx.scalars[p + ch] += gradient.scalars[o + ch] * weight }
+                    }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx], parameters: [])
     }
 }
