@@ -51,7 +51,7 @@ public struct Model: Sendable {
     /// Inference: moving statistics, no dropout.
     public func predict(_ inputs: [Tensor]) throws -> [Tensor] {
         var context = ForwardContext(training: false, generator: SeededGenerator(seed: 0))
-        return try run(inputs, &context)
+        return try run(inputs, &context, keep: false).outputs
     }
 
     public func predict(_ input: Tensor) throws -> Tensor { try predict([input])[0] }
@@ -59,24 +59,27 @@ public struct Model: Sendable {
     /// Training-mode forward: batch statistics (moving statistics updated in place) and dropout
     /// masks drawn from `generator`.
     public mutating func forwardTraining(_ inputs: [Tensor], generator: inout SeededGenerator) throws -> [Tensor] {
-        var context = ForwardContext(training: true, generator: generator)
-        var updates: [(Int, Int, Tensor)] = []
-        let outputs = try run(inputs, &context) { node, changed in
-            for (p, t) in changed { updates.append((node, p, t)) }
-        }
-        for (node, p, t) in updates { parameters[node][p] = t }
-        generator = context.generator
-        return outputs
+        try record(inputs, training: true, generator: &generator).outputs
     }
 
-    private func run(_ inputs: [Tensor], _ context: inout ForwardContext,
-                     updated: (Int, [Int: Tensor]) -> Void = { _, _ in }) throws -> [Tensor] {
+    /// A forward pass that keeps what the backward pass needs. In training mode BatchNormalization
+    /// uses batch statistics and moves its moving statistics, and Dropout drops.
+    mutating func record(_ inputs: [Tensor], training: Bool, generator: inout SeededGenerator) throws -> Tape {
+        var context = ForwardContext(training: training, generator: generator)
+        let tape = try run(inputs, &context, keep: true)
+        for (node, changes) in tape.updates { for (p, t) in changes { parameters[node][p] = t } }
+        generator = context.generator
+        return tape
+    }
+
+    private func run(_ inputs: [Tensor], _ context: inout ForwardContext, keep: Bool) throws -> Tape {
         let nodes = graph.nodes
         guard inputs.count == graph.inputNodes.count else {
             throw ModelError("model '\(name)' takes \(graph.inputNodes.count) input(s), got \(inputs.count)")
         }
         let batch = inputs.first?.shape.first ?? 0
-        var values = [Tensor?](repeating: nil, count: nodes.count)
+        var tape = Tape(training: context.training, values: [Tensor?](repeating: nil, count: nodes.count),
+                        saved: [Tensor?](repeating: nil, count: nodes.count))
         var remainingUses = [Int](repeating: 0, count: nodes.count)
         for node in nodes { for i in node.inputs { remainingUses[i] += 1 } }
         for o in graph.outputNodes { remainingUses[o] += 1 }
@@ -88,20 +91,68 @@ public struct Model: Sendable {
                 throw ModelError("input '\(nodes[i].name)' expects \(describe(declared)), got \(describe(x.shape.map { $0 }, batch: false))")
             }
             guard x.shape[0] == batch else { throw ModelError("inputs have different batch sizes") }
-            values[i] = x
+            tape.values[i] = x
         }
         for (i, node) in nodes.enumerated() where !node.isInput {
-            let xs = node.inputs.map { values[$0]! }
+            let xs = node.inputs.map { tape.values[$0]! }
             // Concrete shapes are checked again: null dims are only fixed now.
             _ = try node.layer.outputShape(xs.map { $0.shape.dropFirst().map { $0 } })
             context.updatedParameters = [:]
-            values[i] = try node.layer.forward(xs, parameters[i], &context)
-            if !context.updatedParameters.isEmpty { updated(i, context.updatedParameters) }
+            context.saved = nil
+            tape.values[i] = try node.layer.forward(xs, parameters[i], &context)
+            if !context.updatedParameters.isEmpty { tape.updates.append((i, context.updatedParameters)) }
+            tape.saved[i] = context.saved
+            if keep { continue }
             for j in node.inputs {
                 remainingUses[j] -= 1
-                if remainingUses[j] == 0 { values[j] = nil }
+                if remainingUses[j] == 0 { tape.values[j] = nil }
             }
         }
-        return graph.outputNodes.map { values[$0]! }
+        tape.outputs = graph.outputNodes.map { tape.values[$0]! }
+        return tape
     }
+
+    /// Reverse mode through the graph: gradients of a scalar loss with respect to every input and
+    /// parameter, given its gradients with respect to the outputs. A tensor read by several layers
+    /// sums their gradients.
+    func backward(_ tape: Tape, outputGradients: [Tensor]) -> Gradients {
+        let nodes = graph.nodes
+        var grads = [Tensor?](repeating: nil, count: nodes.count)
+        func accumulate(_ node: Int, _ g: Tensor) {
+            if var existing = grads[node] {
+                for i in existing.scalars.indices { existing.scalars[i] += g.scalars[i] }
+                grads[node] = existing
+            } else {
+                grads[node] = g
+            }
+        }
+        for (o, g) in zip(graph.outputNodes, outputGradients) { accumulate(o, g) }
+        var parameterGrads = parameters.map { $0.map { Tensor(zeros: $0.shape) } }
+        for i in nodes.indices.reversed() where !nodes[i].isInput {
+            guard let g = grads[i] else { continue }
+            let node = nodes[i]
+            let result = node.layer.backward(node.inputs.map { tape.values[$0]! }, parameters[i], output: tape.values[i]!,
+                                             gradient: g, saved: tape.saved[i], training: tape.training)
+            parameterGrads[i] = result.parameters
+            for (j, dx) in zip(node.inputs, result.inputs) { accumulate(j, dx) }
+            grads[i] = nil
+        }
+        return Gradients(inputs: graph.inputNodes.map { grads[$0] ?? Tensor(zeros: tape.values[$0]!.shape) },
+                         parameters: parameterGrads)
+    }
+}
+
+/// What a forward pass computed, kept for the backward pass.
+struct Tape {
+    let training: Bool
+    var values: [Tensor?]
+    var saved: [Tensor?]
+    var updates: [(Int, [Int: Tensor])] = []
+    var outputs: [Tensor] = []
+}
+
+/// Gradients with respect to a model's inputs and its parameters (per node, in parameter order).
+struct Gradients {
+    var inputs: [Tensor]
+    var parameters: [[Tensor]]
 }
