@@ -7,8 +7,9 @@ import Testing
 
 let goldenCases: [String] = {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: golden.path)) ?? []
-    return names.filter { $0.hasSuffix(".safetensors") && !$0.hasSuffix(".train_state.safetensors") }
-        .map { String($0.dropLast(".safetensors".count)) }.sorted()
+    // Case files are "<case>.safetensors"; "<case>.<what>.safetensors" are results about a case.
+    return names.filter { $0.hasSuffix(".safetensors") }.map { String($0.dropLast(".safetensors".count)) }
+        .filter { !$0.contains(".") }.sorted()
 }()
 
 @Suite struct GoldenTests {
@@ -54,5 +55,31 @@ let goldenCases: [String] = {
             let mine = try #require(weights[key])
             #expect(worstError(mine, moved) <= 1e-4, "\(key): worst error \(worstError(mine, moved))")
         }
+    }
+
+    /// Three train_on_batch steps in Keras (MSE, BatchNormalization in training mode, Dropout 0)
+    /// against three Trainer steps: the losses, every parameter and moving statistic.
+    @Test(arguments: [("adam", Optimizer.adam()), ("sgd_momentum", Optimizer.sgd(learningRate: 0.01, momentum: 0.9))])
+    func trainingStepsMatchKeras(_ name: String, _ optimizer: Optimizer) throws {
+        let model = try Model.load(golden.appendingPathComponent("unet_crop.safetensors")).model
+        let x = try NPY.read(golden.appendingPathComponent("unet_crop.input.npy"))
+        let target = try NPY.read(golden.appendingPathComponent("unet_crop.target.npy"))
+        let expected = try Safetensors.read(golden.appendingPathComponent("unet_crop.\(name).safetensors"))
+        let kerasLosses = try JSONDecoder().decode([Float].self, from: Data(expected.metadata["losses"]!.utf8))
+
+        var trainer = Trainer(model: model, optimizer: optimizer, loss: .mse)
+        let losses = try (0..<3).map { _ in try trainer.step(inputs: [x], targets: [target]) }
+        #expect(zip(losses, kerasLosses).allSatisfy { abs($0 - $1) <= 1e-4 }, "\(losses) vs \(kerasLosses)")
+        #expect(losses[2] != losses[0])
+
+        let weights = trainer.model.weights
+        #expect(weights.count == expected.tensors.count)
+        for (key, mine) in weights {
+            let theirs = try #require(expected.tensors[key])
+            #expect(worstError(mine, theirs) <= 1e-4, "\(name) \(key): worst error \(worstError(mine, theirs))")
+        }
+        // The steps moved the weights well beyond the tolerance, so the comparison means something.
+        let start = Dictionary(uniqueKeysWithValues: model.weights.map { ($0.name, $0.tensor) })
+        #expect(weights.contains { worstError($0.tensor, start[$0.name]!) > 1e-3 })
     }
 }

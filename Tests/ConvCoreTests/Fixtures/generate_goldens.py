@@ -198,6 +198,33 @@ def main():
 
     case("unet_crop", UNET, batch=3, training=True)
     json.dump(UNET_NAMED, open(os.path.join(OUT, "..", "unet_crop.json"), "w"), indent=1)
+    for optimizer in ["adam", "sgd_momentum"]:
+        training_steps("unet_crop", optimizer)
+
+
+def training_steps(name, optimizer, steps=3):
+    """Three train_on_batch steps (MSE, BatchNormalization in training mode) from the case's
+    weights on a fixed batch: the losses, and every parameter and moving statistic after."""
+    from safetensors.numpy import load_file
+    base = os.path.join(OUT, name)
+    spec = json.loads(open(os.path.join(OUT, "..", f"{name}.json")).read())
+    model = build(spec)
+    weights = load_file(base + ".safetensors")
+    for layer in model.layers:
+        for w in layer.weights:
+            w.assign(weights[f"{layer.name}.{w.name}"])
+    x = np.load(base + ".input.npy")
+    rng = np.random.default_rng(zlib.crc32(f"{name}.target".encode()))
+    target = rng.uniform(0, 1, tuple(model.output.shape[1:])).astype("float32")
+    target = np.broadcast_to(target, (x.shape[0],) + target.shape).copy()
+    target += rng.uniform(-0.1, 0.1, target.shape).astype("float32")
+    np.save(base + ".target.npy", target)
+    opt = keras.optimizers.Adam() if optimizer == "adam" else keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    model.compile(optimizer=opt, loss="mse")
+    losses = [float(model.train_on_batch(x, target)) for _ in range(steps)]
+    after = {f"{l.name}.{w.name}": np.asarray(w.value).astype("float32") for l in model.layers for w in l.weights}
+    save_file(after, f"{base}.{optimizer}.safetensors", metadata={"losses": json.dumps(losses)})
+    print(f"{name} {optimizer}: losses {losses}")
 
 
 # A 36 -> 16 U-Net-like crop autoencoder: two scales, a skip connection by concatenation, a
