@@ -8,14 +8,11 @@ extension Model {
 
     /// Loads a model file: the spec from its metadata, the weights validated against it.
     public static func load(_ url: URL) throws -> (model: Model, metadata: [String: String]) {
-        let contents = try Safetensors.read(url)
-        guard let text = contents.metadata[specMetadataKey] else {
-            throw ModelError("\(url.path): no \(specMetadataKey) in the metadata; pass the spec separately")
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw ModelError("\(url.path): cannot read: \(ModelSpec.reason(error))")
         }
-        do {
-            let model = try Model(spec: try ModelSpec(json: text), weights: contents.tensors)
-            return (model, contents.metadata)
-        } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
+        do { return try decode(data) } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
     }
 
     /// Loads weights for a given spec from a safetensors file (its own spec, if any, is ignored).
@@ -28,8 +25,22 @@ extension Model {
 
     /// Writes weights with the spec in the metadata, atomically.
     public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        try writeAtomically(encoded(metadata: metadata), to: url)
+    }
+}
+
+extension Model {
+    /// A model file's bytes (see `save`).
+    public func encoded(metadata: [String: String] = [:]) -> Data {
         var all = metadata
         all[Self.specMetadataKey] = spec.text
-        try Safetensors.write(weights, metadata: all, to: url)
+        return Safetensors.encode(weights, metadata: all)
+    }
+
+    /// A model from a model file's bytes.
+    public static func decode(_ data: Data) throws -> (model: Model, metadata: [String: String]) {
+        let contents = try Safetensors.decode(data)
+        guard let text = contents.metadata[specMetadataKey] else { throw ModelError("no \(specMetadataKey) in the metadata") }
+        return (try Model(spec: try ModelSpec(json: text), weights: contents.tensors), contents.metadata)
     }
 }

@@ -47,6 +47,8 @@ struct Conv2D: Layer {
         let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
         let cout = filters
         var y = Tensor(zeros: [n, g.outH, g.outW, cout])
+        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
+        bias.withUnsafeBufferPointer { bp in
         x.scalars.withUnsafeBufferPointer { xp in
             parameters[0].scalars.withUnsafeBufferPointer { kp in
                 y.scalars.withUnsafeMutableBufferPointer { yp in
@@ -54,11 +56,7 @@ struct Conv2D: Layer {
                         for oy in 0..<g.outH {
                             for ox in 0..<g.outW {
                                 let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
-                                if useBias {
-                                    parameters[1].scalars.withUnsafeBufferPointer { bp in
-                                        for co in 0..<cout { out[co] = bp[co] }
-                                    }
-                                }
+                                for co in 0..<cout { out[co] = bp[co] }
                                 for ky in 0..<g.kh {
                                     let iy = oy * g.sh - g.padTop + ky
                                     if iy < 0 || iy >= h { continue }
@@ -67,11 +65,7 @@ struct Conv2D: Layer {
                                         if ix < 0 || ix >= w { continue }
                                         let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
                                         let taps = kp.baseAddress! + (ky * g.kw + kx) * cin * cout
-                                        for ci in 0..<cin {
-                                            let v = pixel[ci]
-                                            let row = taps + ci * cout
-                                            for co in 0..<cout { out[co] += v * row[co] }
-                                        }
+                                        for ci in 0..<cin { axpy(cout, pixel[ci], taps + ci * cout, out) }
                                     }
                                 }
                                 for co in 0..<cout { out[co] = activation.apply(out[co]) }
@@ -80,6 +74,7 @@ struct Conv2D: Layer {
                     }
                 }
             }
+        }
         }
         return y
     }
@@ -92,39 +87,43 @@ struct Conv2D: Layer {
         let cout = filters
         let dz = activation.backward(output: output, gradient: gradient)
         var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [cout])
+        // dx[ci] += sum over co of W[ci, co] * dz[co]: with the kernel transposed to [tap, co, ci]
+        // the innermost loop runs along ci without a reduction, so it vectorizes.
+        let taps = g.kh * g.kw
+        var transposed = [Float](repeating: 0, count: parameters[0].count)
+        for t in 0..<taps {
+            for ci in 0..<cin { for co in 0..<cout { transposed[(t * cout + co) * cin + ci] = parameters[0].scalars[(t * cin + ci) * cout + co] } }
+        }
         x.scalars.withUnsafeBufferPointer { xp in
-            parameters[0].scalars.withUnsafeBufferPointer { kp in
+            transposed.withUnsafeBufferPointer { kp in
                 dz.scalars.withUnsafeBufferPointer { gp in
                     dx.scalars.withUnsafeMutableBufferPointer { dxp in
                         dk.scalars.withUnsafeMutableBufferPointer { dkp in
+                          db.scalars.withUnsafeMutableBufferPointer { dbp in
                             for b in 0..<n {
                                 for oy in 0..<g.outH {
                                     for ox in 0..<g.outW {
                                         let go = gp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
-                                        for co in 0..<cout { db.scalars[co] += go[co] }
+                                        for co in 0..<cout { dbp[co] += go[co] }
                                         for ky in 0..<g.kh {
                                             let iy = oy * g.sh - g.padTop + ky
                                             if iy < 0 || iy >= h { continue }
                                             for kx in 0..<g.kw {
                                                 let ix = ox * g.sw - g.padLeft + kx
                                                 if ix < 0 || ix >= w { continue }
-                                                let offset = ((b * h + iy) * w + ix) * cin
-                                                let tap = (ky * g.kw + kx) * cin * cout
-                                                for ci in 0..<cin {
-                                                    let v = xp[offset + ci]
-                                                    let row = tap + ci * cout
-                                                    var s: Float = 0
-                                                    for co in 0..<cout {
-                                                        s += kp[row + co] * go[co]
-                                                        dkp[row + co] += v * go[co]
-                                                    }
-                                                    dxp[offset + ci] += s
-                                                }
+                                                let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
+                                                let dpixel = dxp.baseAddress! + ((b * h + iy) * w + ix) * cin
+                                                let tap = ky * g.kw + kx
+                                                let dtap = dkp.baseAddress! + tap * cin * cout
+                                                for ci in 0..<cin { axpy(cout, pixel[ci], go, dtap + ci * cout) }
+                                                let ttap = kp.baseAddress! + tap * cout * cin
+                                                for co in 0..<cout { axpy(cin, go[co], ttap + co * cin, dpixel) }
                                             }
                                         }
                                     }
                                 }
                             }
+                          }
                         }
                     }
                 }

@@ -58,8 +58,16 @@ struct Conv2DTranspose: Layer {
         let oh = outputSize(h, kernel: kh, stride: sh), ow = outputSize(w, kernel: kw, stride: sw)
         let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
         var y = Tensor(zeros: [n, oh, ow, cout])
+        // out[co] += sum over ci of W[co, ci] * x[ci]: with the kernel transposed to [tap, ci, co]
+        // the innermost loop runs along co without a reduction, so it vectorizes.
+        let taps = kh * kw
+        var transposed = [Float](repeating: 0, count: parameters[0].count)
+        for t in 0..<taps {
+            for co in 0..<cout { for ci in 0..<cin { transposed[(t * cin + ci) * cout + co] = parameters[0].scalars[(t * cout + co) * cin + ci] } }
+        }
+        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
         x.scalars.withUnsafeBufferPointer { xp in
-            parameters[0].scalars.withUnsafeBufferPointer { kp in
+            transposed.withUnsafeBufferPointer { kp in
                 y.scalars.withUnsafeMutableBufferPointer { yp in
                     for b in 0..<n {
                         for iy in 0..<h {
@@ -72,19 +80,13 @@ struct Conv2DTranspose: Layer {
                                         let ox = ix * sw + kx - left
                                         if ox < 0 || ox >= ow { continue }
                                         let out = yp.baseAddress! + ((b * oh + oy) * ow + ox) * cout
-                                        let taps = kp.baseAddress! + (ky * kw + kx) * cout * cin
-                                        for co in 0..<cout {
-                                            let row = taps + co * cin
-                                            var s: Float = 0
-                                            for ci in 0..<cin { s += row[ci] * pixel[ci] }
-                                            out[co] += s
-                                        }
+                                        let tap = kp.baseAddress! + (ky * kw + kx) * cin * cout
+                                        for ci in 0..<cin { axpy(cout, pixel[ci], tap + ci * cout, out) }
                                     }
                                 }
                             }
                         }
                     }
-                    let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
                     for p in 0..<(n * oh * ow) {
                         for co in 0..<cout { yp[p * cout + co] = activation.apply(yp[p * cout + co] + bias[co]) }
                     }
@@ -122,12 +124,9 @@ struct Conv2DTranspose: Layer {
                                                 let go = ((b * oh + oy) * ow + ox) * cout
                                                 let tap = (ky * kw + kx) * cout * cin
                                                 for co in 0..<cout {
-                                                    let d = gp[go + co]
-                                                    let row = tap + co * cin
-                                                    for ci in 0..<cin {
-                                                        dxp[offset + ci] += kp[row + ci] * d
-                                                        dkp[row + ci] += xp[offset + ci] * d
-                                                    }
+                                                    let d = gp[go + co], row = tap + co * cin
+                                                    axpy(cin, d, kp.baseAddress! + row, dxp.baseAddress! + offset)
+                                                    axpy(cin, d, xp.baseAddress! + offset, dkp.baseAddress! + row)
                                                 }
                                             }
                                         }
