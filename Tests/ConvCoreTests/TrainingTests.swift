@@ -77,7 +77,7 @@ func tiles(of image: Tensor, count: Int, generator: inout SeededGenerator) -> (i
         #expect(trainer.model.spec.text.contains(#""momentum": 0.9"#))
         let start = Date()
         var psnr: Double = 0
-        let steps = Int(ProcessInfo.processInfo.environment["TESSERA_TRAIN_STEPS"] ?? "") ?? 400
+        let steps = Int(ProcessInfo.processInfo.environment["TESSERA_TRAIN_STEPS"] ?? "") ?? 1200
         for step in 1...steps {
             // Step decay: fast progress first, then small steps to settle in.
             trainer.optimizer.learningRate = step * 10 <= steps * 5 ? 0.003 : step * 10 <= steps * 8 ? 0.001 : 0.0003
@@ -88,7 +88,7 @@ func tiles(of image: Tensor, count: Int, generator: inout SeededGenerator) -> (i
                 let mse = Double(try trainer.evaluate(inputs: [validation.inputs], targets: [validation.targets]))
                 psnr = 10 * log10(1 / mse)
                 print("step \(step): held-out PSNR \(String(format: "%.2f", psnr)) dB, \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
-                if psnr >= 31 { break }
+                if psnr >= 30.5 { break }
             }
         }
         #expect(psnr >= 30)
