@@ -43,92 +43,80 @@ struct Conv2D: Layer {
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         let x = inputs[0]
-        let (n, h, w, cin) = x.nhwc
+        let (_, h, w, _) = x.nhwc
+        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        return DirectConvolution(geometry: g, kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
+            .run(x, activation: activation)
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        let x = inputs[0]
+        let (_, h, w, _) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
         let cout = filters
-        var y = Tensor(zeros: [n, g.outH, g.outW, cout])
-        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
-        bias.withUnsafeBufferPointer { bp in
-        x.scalars.withUnsafeBufferPointer { xp in
-            parameters[0].scalars.withUnsafeBufferPointer { kp in
-                y.scalars.withUnsafeMutableBufferPointer { yp in
+        let dz = activation.backward(output: output, gradient: gradient)
+        let dk = convolutionWeightGradient(x, dz, geometry: g)
+        var db = Tensor(zeros: [cout])
+        for p in 0..<(dz.count / cout) { for co in 0..<cout { db.scalars[co] += dz.scalars[p * cout + co] } }
+        let dx = strides == (1, 1) ? inputGradientStrideOne(dz, kernel: parameters[0], geometry: g)
+                                   : inputGradient(dz, kernel: parameters[0], geometry: g, inputShape: x.shape)
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+    }
+
+    /// For stride 1, dx is the 'full' correlation of dz with the kernel flipped in space and
+    /// transposed in channels, which the forward kernel computes.
+    private func inputGradientStrideOne(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
+        let (kh, kw, cin, cout) = (g.kh, g.kw, kernel.shape[2], kernel.shape[3])
+        var flipped = Tensor(zeros: [kh, kw, cout, cin])
+        for ky in 0..<kh {
+            for kx in 0..<kw {
+                for ci in 0..<cin {
+                    for co in 0..<cout {
+                        flipped.scalars[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * cout + co) * cin + ci] = kernel.scalars[((ky * kw + kx) * cin + ci) * cout + co]
+                    }
+                }
+            }
+        }
+        let full = WindowGeometry(inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kernel: (kh, kw),
+                                  padTop: kh - 1 - g.padTop, padLeft: kw - 1 - g.padLeft)
+        return DirectConvolution(geometry: full, kernel: flipped, bias: nil).run(dz, activation: .linear)
+    }
+
+    /// Any stride: each output pixel's gradient scattered back through the kernel taps.
+    private func inputGradient(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
+        let (n, h, w, cin) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let cout = kernel.shape[3]
+        // With the kernel as [tap, co, ci] the innermost loop runs along ci without a reduction.
+        var transposed = [Float](repeating: 0, count: kernel.count)
+        for t in 0..<(g.kh * g.kw) {
+            for ci in 0..<cin { for co in 0..<cout { transposed[(t * cout + co) * cin + ci] = kernel.scalars[(t * cin + ci) * cout + co] } }
+        }
+        var dx = Tensor(zeros: inputShape)
+        transposed.withUnsafeBufferPointer { kp in
+            dz.scalars.withUnsafeBufferPointer { gp in
+                dx.scalars.withUnsafeMutableBufferPointer { dxp in
                     for b in 0..<n {
                         for oy in 0..<g.outH {
                             for ox in 0..<g.outW {
-                                let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
-                                for co in 0..<cout { out[co] = bp[co] }
+                                let go = gp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
                                 for ky in 0..<g.kh {
                                     let iy = oy * g.sh - g.padTop + ky
                                     if iy < 0 || iy >= h { continue }
                                     for kx in 0..<g.kw {
                                         let ix = ox * g.sw - g.padLeft + kx
                                         if ix < 0 || ix >= w { continue }
-                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                        let taps = kp.baseAddress! + (ky * g.kw + kx) * cin * cout
-                                        for ci in 0..<cin { axpy(cout, pixel[ci], taps + ci * cout, out) }
+                                        let dpixel = dxp.baseAddress! + ((b * h + iy) * w + ix) * cin
+                                        let ttap = kp.baseAddress! + (ky * g.kw + kx) * cout * cin
+                                        for co in 0..<cout { axpy(cin, go[co], ttap + co * cin, dpixel) }
                                     }
                                 }
-                                for co in 0..<cout { out[co] = activation.apply(out[co]) }
                             }
                         }
                     }
                 }
             }
         }
-        }
-        return y
-    }
-
-    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
-                  saved: Tensor?, training: Bool) -> LayerGradients {
-        let x = inputs[0]
-        let (n, h, w, cin) = x.nhwc
-        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
-        let cout = filters
-        let dz = activation.backward(output: output, gradient: gradient)
-        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [cout])
-        // dx[ci] += sum over co of W[ci, co] * dz[co]: with the kernel transposed to [tap, co, ci]
-        // the innermost loop runs along ci without a reduction, so it vectorizes.
-        let taps = g.kh * g.kw
-        var transposed = [Float](repeating: 0, count: parameters[0].count)
-        for t in 0..<taps {
-            for ci in 0..<cin { for co in 0..<cout { transposed[(t * cout + co) * cin + ci] = parameters[0].scalars[(t * cin + ci) * cout + co] } }
-        }
-        x.scalars.withUnsafeBufferPointer { xp in
-            transposed.withUnsafeBufferPointer { kp in
-                dz.scalars.withUnsafeBufferPointer { gp in
-                    dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                        dk.scalars.withUnsafeMutableBufferPointer { dkp in
-                          db.scalars.withUnsafeMutableBufferPointer { dbp in
-                            for b in 0..<n {
-                                for oy in 0..<g.outH {
-                                    for ox in 0..<g.outW {
-                                        let go = gp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
-                                        for co in 0..<cout { dbp[co] += go[co] }
-                                        for ky in 0..<g.kh {
-                                            let iy = oy * g.sh - g.padTop + ky
-                                            if iy < 0 || iy >= h { continue }
-                                            for kx in 0..<g.kw {
-                                                let ix = ox * g.sw - g.padLeft + kx
-                                                if ix < 0 || ix >= w { continue }
-                                                let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                                let dpixel = dxp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                                let tap = ky * g.kw + kx
-                                                let dtap = dkp.baseAddress! + tap * cin * cout
-                                                for ci in 0..<cin { axpy(cout, pixel[ci], go, dtap + ci * cout) }
-                                                let ttap = kp.baseAddress! + tap * cout * cin
-                                                for co in 0..<cout { axpy(cin, go[co], ttap + co * cin, dpixel) }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                          }
-                        }
-                    }
-                }
-            }
-        }
-        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+        return dx
     }
 }

@@ -40,6 +40,14 @@ struct WindowGeometry {
         padTop = padding.before(inH, kernel: kh, stride: sh)
         padLeft = padding.before(inW, kernel: kw, stride: sw)
     }
+
+    /// A stride-1 window with explicit padding, for the input gradient of a stride-1 convolution
+    /// (a 'full' correlation of the output gradient with the flipped kernel).
+    init(inH: Int, inW: Int, outH: Int, outW: Int, kernel: (Int, Int), padTop: Int, padLeft: Int) {
+        (kh, kw) = kernel
+        (sh, sw) = (1, 1)
+        (self.inH, self.inW, self.outH, self.outW, self.padTop, self.padLeft) = (inH, inW, outH, outW, padTop, padLeft)
+    }
 }
 
 extension LayerArguments {

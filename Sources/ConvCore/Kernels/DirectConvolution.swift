@@ -1,0 +1,181 @@
+// The Conv2D forward kernel: direct convolution, NHWC, register-blocked. Eight output pixels
+// along x times sixteen output channels stay in eight SIMD16 accumulators while the kernel taps
+// and input channels stream past: each input value is broadcast and multiplied with one weight
+// vector. The input is zero-padded once so the inner loops have no bounds checks, and the weights
+// are repacked with the output channels rounded up to 16 so every vector is whole.
+
+struct DirectConvolution {
+    let geometry: WindowGeometry
+    let cin: Int, cout: Int
+    /// Output channels rounded up to a multiple of 16.
+    let coutPadded: Int
+    /// Weights [kh, kw, cin, coutPadded], zeros in the padding lanes.
+    let packedWeights: [Float]
+    let packedBias: [Float]
+
+    static let pixelsPerBlock = 8
+
+    init(geometry: WindowGeometry, kernel: Tensor, bias: [Float]?) {
+        self.geometry = geometry
+        cin = kernel.shape[2]
+        cout = kernel.shape[3]
+        coutPadded = (cout + 15) / 16 * 16
+        var w = [Float](repeating: 0, count: geometry.kh * geometry.kw * cin * coutPadded)
+        for row in 0..<(geometry.kh * geometry.kw * cin) {
+            for co in 0..<cout { w[row * coutPadded + co] = kernel.scalars[row * cout + co] }
+        }
+        packedWeights = w
+        var b = [Float](repeating: 0, count: coutPadded)
+        if let bias { for co in 0..<cout { b[co] = bias[co] } }
+        packedBias = b
+    }
+
+    func run(_ x: Tensor, activation: Activation) -> Tensor {
+        let g = geometry
+        let n = x.shape[0]
+        let blocks = (g.outW + Self.pixelsPerBlock - 1) / Self.pixelsPerBlock
+        // Padded so the last block's eight pixels all read inside the buffer.
+        let hp = (g.outH - 1) * g.sh + g.kh
+        let wp = (blocks * Self.pixelsPerBlock - 1) * g.sw + g.kw
+        let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
+        var y = Tensor(zeros: [n, g.outH, g.outW, cout])
+        let (cin, cout, coutPadded) = (self.cin, self.cout, self.coutPadded)
+        let pixelStride = g.sw * cin
+        padded.withUnsafeBufferPointer { pp in
+            packedWeights.withUnsafeBufferPointer { wp16 in
+                packedBias.withUnsafeBufferPointer { bp in
+                    y.scalars.withUnsafeMutableBufferPointer { yp in
+                        for b in 0..<n {
+                            for oy in 0..<g.outH {
+                                for block in 0..<blocks {
+                                    let ox0 = block * Self.pixelsPerBlock
+                                    let count = min(Self.pixelsPerBlock, g.outW - ox0)
+                                    for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                                        let bias = load16(bp.baseAddress! + co0)
+                                        var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+                                        var a4 = bias, a5 = bias, a6 = bias, a7 = bias
+                                        for ky in 0..<g.kh {
+                                            for kx in 0..<g.kw {
+                                                var input = pp.baseAddress! + ((b * hp + oy * g.sh + ky) * wp + ox0 * g.sw + kx) * cin
+                                                var weight = wp16.baseAddress! + (ky * g.kw + kx) * cin * coutPadded + co0
+                                                for _ in 0..<cin {
+                                                    let w = load16(weight)
+                                                    a0 += SIMD16(repeating: input[0]) * w
+                                                    a1 += SIMD16(repeating: input[pixelStride]) * w
+                                                    a2 += SIMD16(repeating: input[2 * pixelStride]) * w
+                                                    a3 += SIMD16(repeating: input[3 * pixelStride]) * w
+                                                    a4 += SIMD16(repeating: input[4 * pixelStride]) * w
+                                                    a5 += SIMD16(repeating: input[5 * pixelStride]) * w
+                                                    a6 += SIMD16(repeating: input[6 * pixelStride]) * w
+                                                    a7 += SIMD16(repeating: input[7 * pixelStride]) * w
+                                                    input += 1
+                                                    weight += coutPadded
+                                                }
+                                            }
+                                        }
+                                        let lanesHere = min(16, cout - co0)
+                                        func emit(_ a: SIMD16<Float>, _ p: Int) {
+                                            guard p < count else { return }
+                                            let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox0 + p) * cout + co0
+                                            if lanesHere == 16 && activation == .linear {
+                                                UnsafeMutableRawPointer(out).storeBytes(of: a, as: SIMD16<Float>.self)
+                                            } else {
+                                                for l in 0..<lanesHere { out[l] = activation.apply(a[l]) }
+                                            }
+                                        }
+                                        emit(a0, 0); emit(a1, 1); emit(a2, 2); emit(a3, 3)
+                                        emit(a4, 4); emit(a5, 5); emit(a6, 6); emit(a7, 7)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// x placed at (top, left) in a zero canvas of the given size (larger than the input), plus
+/// `slack` zeros at the end for kernels that read a few floats past the last pixel.
+func zeroPadded(_ x: Tensor, height: Int, width: Int, top: Int, left: Int, slack: Int = 0) -> [Float] {
+    let (n, h, w, c) = x.nhwc
+    var out = [Float](repeating: 0, count: n * height * width * c + slack)
+    for b in 0..<n {
+        for r in 0..<min(h, height - top) {
+            let src = ((b * h + r) * w) * c
+            let dst = ((b * height + top + r) * width + left) * c
+            let cols = min(w, width - left)
+            out.replaceSubrange(dst..<(dst + cols * c), with: x.scalars[src..<(src + cols * c)])
+        }
+    }
+    return out
+}
+
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// The weight gradient of a convolution, tap by tap a small matrix product summed over every
+/// output pixel: dW[tap][ci][co] = sum over pixels of x[pixel at tap][ci] * dz[pixel][co]. Eight
+/// input channels by sixteen output channels stay in eight SIMD16 accumulators over the pixels.
+func convolutionWeightGradient(_ x: Tensor, _ dz: Tensor, geometry g: WindowGeometry) -> Tensor {
+    let (n, _, _, cin) = x.nhwc
+    let hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw
+    // Eight floats of slack: the last pixel's channel block may read up to seven past its end.
+    let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft, slack: 8)
+    let cout = dz.shape[3]
+    let coutPadded = (cout + 15) / 16 * 16
+    // dz with its channels padded to 16 lanes, so every vector load is whole.
+    var gradients = [Float](repeating: 0, count: n * g.outH * g.outW * coutPadded)
+    for p in 0..<(n * g.outH * g.outW) {
+        for co in 0..<cout { gradients[p * coutPadded + co] = dz.scalars[p * cout + co] }
+    }
+    var dw = Tensor(zeros: [g.kh, g.kw, cin, cout])
+    padded.withUnsafeBufferPointer { xp in
+        gradients.withUnsafeBufferPointer { gp in
+            dw.scalars.withUnsafeMutableBufferPointer { dwp in
+                for ky in 0..<g.kh {
+                    for kx in 0..<g.kw {
+                        for ci0 in stride(from: 0, to: cin, by: 8) {
+                            let rows = min(8, cin - ci0)
+                            for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                                var a0 = SIMD16<Float>.zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+                                for b in 0..<n {
+                                    for oy in 0..<g.outH {
+                                        var input = xp.baseAddress! + ((b * hp + oy * g.sh + ky) * wp + kx) * cin + ci0
+                                        var gradient = gp.baseAddress! + ((b * g.outH + oy) * g.outW) * coutPadded + co0
+                                        for _ in 0..<g.outW {
+                                            let d = load16(gradient)
+                                            // Channels past cin read the next pixel's values; their rows are never stored.
+                                            a0 += SIMD16(repeating: input[0]) * d
+                                            a1 += SIMD16(repeating: input[1]) * d
+                                            a2 += SIMD16(repeating: input[2]) * d
+                                            a3 += SIMD16(repeating: input[3]) * d
+                                            a4 += SIMD16(repeating: input[4]) * d
+                                            a5 += SIMD16(repeating: input[5]) * d
+                                            a6 += SIMD16(repeating: input[6]) * d
+                                            a7 += SIMD16(repeating: input[7]) * d
+                                            input += g.sw * cin
+                                            gradient += coutPadded
+                                        }
+                                    }
+                                }
+                                func store(_ a: SIMD16<Float>, _ r: Int) {
+                                    guard r < rows else { return }
+                                    let out = dwp.baseAddress! + ((ky * g.kw + kx) * cin + ci0 + r) * cout
+                                    for l in 0..<min(16, cout - co0) { out[co0 + l] = a[l] }
+                                }
+                                store(a0, 0); store(a1, 1); store(a2, 2); store(a3, 3)
+                                store(a4, 4); store(a5, 5); store(a6, 6); store(a7, 7)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return dw
+}
