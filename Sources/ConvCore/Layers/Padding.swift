@@ -11,10 +11,6 @@ enum Padding: String, Sendable {
         }
     }
 
-    func outputSize(_ i: Int?, kernel k: Int, stride s: Int) -> Int? {
-        i.map { outputSize($0, kernel: k, stride: s) }
-    }
-
     /// Padding before the first pixel (top or left).
     func before(_ i: Int, kernel k: Int, stride s: Int) -> Int {
         switch self {
