@@ -19,6 +19,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "ConvCore", swiftSettings: nativeCPU),
+        // libvips through pkg-config, with fixed-arity wrappers for its variadic calls.
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        .target(name: "Imaging", dependencies: ["CVips", "ConvCore"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "tessera",
             dependencies: [
@@ -33,6 +36,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: nativeCPU
         ),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], swiftSettings: nativeCPU),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
