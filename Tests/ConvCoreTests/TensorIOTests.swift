@@ -21,6 +21,10 @@ import Testing
         #expect(errorMessage { _ = try NPY.decode(f8) }.contains("not float32"))
         data[0] = 0
         #expect(errorMessage { _ = try NPY.decode(data) }.contains("not a .npy file"))
+        // A hostile shape whose element count overflows is refused, not a crash.
+        var huge = NPY.encode(tensor([2, 2], seed: 1))
+        huge.replaceSubrange(try #require(huge.firstRange(of: Data("(2, 2)".utf8))), with: Data("(1099511627775, 1099511627775)".utf8))
+        #expect(errorMessage { _ = try NPY.decode(huge) }.contains("larger than the file"))
         let truncated = NPY.encode(tensor([4, 4], seed: 1)).dropLast(4)
         #expect(errorMessage { _ = try NPY.decode(Data(truncated)) }.contains("needs 64 bytes"))
     }

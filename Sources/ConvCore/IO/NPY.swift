@@ -39,7 +39,12 @@ public enum NPY {
             }
             return d
         }
-        let count = shape.reduce(1, *)
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= data.count else { throw ModelError(".npy shape \(shape) is larger than the file") }
+            count = product
+        }
         let payload = data.count - start - headerLength
         guard payload == count * 4 else {
             throw ModelError(".npy shape \(shape) needs \(count * 4) bytes of data, the file has \(payload)")
