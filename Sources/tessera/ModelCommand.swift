@@ -8,7 +8,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect and run model specs.",
-        subcommands: [SummaryCommand.self, RunCommand.self]
+        subcommands: [SummaryCommand.self, RunCommand.self, InitCommand.self]
     )
 }
 
@@ -73,5 +73,34 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("the model has \(outputs.count) output(s); give as many --output paths")
         }
         for (tensor, path) in zip(outputs, output) { try NPY.write(tensor, to: URL(fileURLWithPath: path)) }
+    }
+}
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a model file from a JSON spec, with fresh weights from its initializers."
+    )
+
+    @Argument(help: "A JSON spec.")
+    var spec: String
+
+    @Argument(help: "The model file to write (.safetensors); an existing file is not overwritten.")
+    var output: String
+
+    @Option(help: "Seed for the initial weights.")
+    var seed: UInt64 = 0
+
+    @Option(help: #"Colour handling, stored as tessera.style, e.g. {"input": "rgb", "output": "rgb"}."#)
+    var style: String?
+
+    func run() throws {
+        let url = URL(fileURLWithPath: output)
+        if FileManager.default.fileExists(atPath: url.path) {
+            throw ModelError("\(output) exists; Tessera never overwrites a file")
+        }
+        let model = try Model(spec: try ModelSpec(contentsOf: URL(fileURLWithPath: spec)), seed: seed)
+        try model.save(to: url, metadata: style.map { ["tessera.style": $0] } ?? [:])
+        print("wrote \(output): \(Summary.grouped(model.summary.totalParams)) parameters")
     }
 }

@@ -83,4 +83,19 @@ func tessera(_ arguments: [String]) throws -> Run {
         #expect(mismatch.status != 0 && mismatch.stderr.contains("unet_crop.safetensors"))
         #expect(!FileManager.default.fileExists(atPath: "/tmp/never.npy"))
     }
+
+    @Test func initWritesALoadableModelFileAndNeverOverwrites() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-init-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let spec = convCoreFixtures.appendingPathComponent("unet_crop.json").path
+        let first = try tessera(["model", "init", spec, out.path, "--seed", "3", "--style", #"{"input": "rgb", "output": "rgb"}"#])
+        #expect(first.status == 0, "\(first.stderr)")
+        let written = try Data(contentsOf: out)
+        let summary = try tessera(["model", "summary", out.path, "--json"])
+        #expect(summary.status == 0 && summary.stdout.contains("\"total_params\""))
+        let again = try tessera(["model", "init", spec, out.path])
+        #expect(again.status != 0 && again.stderr.contains("never overwrites"))
+        #expect(again.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
+        #expect(try Data(contentsOf: out) == written)
+    }
 }

@@ -7,10 +7,9 @@ import Foundation
 import Testing
 
 @Suite struct TileGridTests {
-    static let identity = try! Model(spec: try! ModelSpec(json: #"""
-        {"name": "identity", "input": {"name": "in", "shape": [36, 36, null]},
-         "layers": [{"name": "crop", "type": "Cropping2D", "cropping": 10}]}
-        """#))
+    /// The shipped identity style: a spec that only crops the 10-px margin.
+    static let identity = try! Model.load(URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Models/identity.safetensors")).model
 
     @Test(arguments: [(1, 1), (15, 17), (16, 16), (17, 1000), (1000, 17), (257, 263), (1920, 1080)])
     func identityTilingReproducesTheImage(_ width: Int, _ height: Int) throws {

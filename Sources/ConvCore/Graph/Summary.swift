@@ -65,7 +65,8 @@ public struct Summary: Sendable, Codable, Equatable {
         return out.joined(separator: "\n")
     }
 
-    static func grouped(_ n: Int) -> String {
+    /// 1,049,600: thousands separated as Keras prints them.
+    public static func grouped(_ n: Int) -> String {
         var s = String(n), out = ""
         while s.count > 3 { out = "," + s.suffix(3) + out; s.removeLast(3) }
         return s + out
