@@ -54,11 +54,9 @@ struct Conv2D: Layer {
         let x = inputs[0]
         let (_, h, w, _) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
-        let cout = filters
         let dz = activation.backward(output: output, gradient: gradient)
         let dk = convolutionWeightGradient(x, dz, geometry: g)
-        var db = Tensor(zeros: [cout])
-        for p in 0..<(dz.count / cout) { for co in 0..<cout { db.scalars[co] += dz.scalars[p * cout + co] } }
+        let db = biasGradient(dz)
         let dx = strides == (1, 1) ? inputGradientStrideOne(dz, kernel: parameters[0], geometry: g)
                                    : inputGradient(dz, kernel: parameters[0], geometry: g, inputShape: x.shape)
         return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])

@@ -56,7 +56,6 @@ struct Conv2DTranspose: Layer {
         let (n, h, w, cin) = x.nhwc
         let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
         let oh = outputSize(h, kernel: kh, stride: sh), ow = outputSize(w, kernel: kw, stride: sw)
-        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
         var y = Tensor(zeros: [n, oh, ow, cout])
         // out[co] += sum over ci of W[co, ci] * x[ci]: with the kernel transposed to [tap, ci, co]
         // the innermost loop runs along co without a reduction, so it vectorizes.
@@ -69,23 +68,10 @@ struct Conv2DTranspose: Layer {
         x.scalars.withUnsafeBufferPointer { xp in
             transposed.withUnsafeBufferPointer { kp in
                 y.scalars.withUnsafeMutableBufferPointer { yp in
-                    for b in 0..<n {
-                        for iy in 0..<h {
-                            for ix in 0..<w {
-                                let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                for ky in 0..<kh {
-                                    let oy = iy * sh + ky - top
-                                    if oy < 0 || oy >= oh { continue }
-                                    for kx in 0..<kw {
-                                        let ox = ix * sw + kx - left
-                                        if ox < 0 || ox >= ow { continue }
-                                        let out = yp.baseAddress! + ((b * oh + oy) * ow + ox) * cout
-                                        let tap = kp.baseAddress! + (ky * kw + kx) * cin * cout
-                                        for ci in 0..<cin { axpy(cout, pixel[ci], tap + ci * cout, out) }
-                                    }
-                                }
-                            }
-                        }
+                    forEachScatter(n: n, h: h, w: w, oh: oh, ow: ow) { input, output, tap in
+                        let pixel = xp.baseAddress! + input * cin, out = yp.baseAddress! + output * cout
+                        let taps = kp.baseAddress! + tap * cin * cout
+                        for ci in 0..<cin { axpy(cout, pixel[ci], taps + ci * cout, out) }
                     }
                     for p in 0..<(n * oh * ow) {
                         for co in 0..<cout { yp[p * cout + co] = activation.apply(yp[p * cout + co] + bias[co]) }
@@ -100,37 +86,22 @@ struct Conv2DTranspose: Layer {
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let x = inputs[0]
         let (n, h, w, cin) = x.nhwc
-        let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
+        let cout = filters
         let oh = output.shape[1], ow = output.shape[2]
-        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
         let dz = activation.backward(output: output, gradient: gradient)
-        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [cout])
-        for p in 0..<(n * oh * ow) { for co in 0..<cout { db.scalars[co] += dz.scalars[p * cout + co] } }
+        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape)
+        let db = biasGradient(dz)
         x.scalars.withUnsafeBufferPointer { xp in
             parameters[0].scalars.withUnsafeBufferPointer { kp in
                 dz.scalars.withUnsafeBufferPointer { gp in
                     dx.scalars.withUnsafeMutableBufferPointer { dxp in
                         dk.scalars.withUnsafeMutableBufferPointer { dkp in
-                            for b in 0..<n {
-                                for iy in 0..<h {
-                                    for ix in 0..<w {
-                                        let offset = ((b * h + iy) * w + ix) * cin
-                                        for ky in 0..<kh {
-                                            let oy = iy * sh + ky - top
-                                            if oy < 0 || oy >= oh { continue }
-                                            for kx in 0..<kw {
-                                                let ox = ix * sw + kx - left
-                                                if ox < 0 || ox >= ow { continue }
-                                                let go = ((b * oh + oy) * ow + ox) * cout
-                                                let tap = (ky * kw + kx) * cout * cin
-                                                for co in 0..<cout {
-                                                    let d = gp[go + co], row = tap + co * cin
-                                                    axpy(cin, d, kp.baseAddress! + row, dxp.baseAddress! + offset)
-                                                    axpy(cin, d, xp.baseAddress! + offset, dkp.baseAddress! + row)
-                                                }
-                                            }
-                                        }
-                                    }
+                            forEachScatter(n: n, h: h, w: w, oh: oh, ow: ow) { input, output, tap in
+                                let offset = input * cin, go = output * cout, taps = tap * cout * cin
+                                for co in 0..<cout {
+                                    let d = gp[go + co], row = taps + co * cin
+                                    axpy(cin, d, kp.baseAddress! + row, dxp.baseAddress! + offset)
+                                    axpy(cin, d, xp.baseAddress! + offset, dkp.baseAddress! + row)
                                 }
                             }
                         }
@@ -139,5 +110,30 @@ struct Conv2DTranspose: Layer {
             }
         }
         return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+    }
+
+    /// Visits every (input pixel, kernel tap) pair whose scatter target lies inside the cropped
+    /// output, giving the input and output pixel indices and the tap index: the one geometry of
+    /// both passes.
+    @inline(__always)
+    private func forEachScatter(n: Int, h: Int, w: Int, oh: Int, ow: Int,
+                                _ body: (_ input: Int, _ output: Int, _ tap: Int) -> Void) {
+        let (kh, kw) = kernel, (sh, sw) = strides
+        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
+        for b in 0..<n {
+            for iy in 0..<h {
+                for ix in 0..<w {
+                    for ky in 0..<kh {
+                        let oy = iy * sh + ky - top
+                        if oy < 0 || oy >= oh { continue }
+                        for kx in 0..<kw {
+                            let ox = ix * sw + kx - left
+                            if ox < 0 || ox >= ow { continue }
+                            body((b * h + iy) * w + ix, (b * oh + oy) * ow + ox, ky * kw + kx)
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -61,10 +61,9 @@ struct Dense: Layer {
         let x = inputs[0]
         let fanIn = x.shape.last!, rows = x.count / max(fanIn, 1)
         let dz = activation.backward(output: output, gradient: gradient)
-        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape), db = Tensor(zeros: [units])
+        var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape)
         let k = parameters[0].scalars
         for r in 0..<rows {
-            for u in 0..<units { db.scalars[u] += dz.scalars[r * units + u] }
             for i in 0..<fanIn {
                 let v = x.scalars[r * fanIn + i]
                 var s: Float = 0
@@ -76,6 +75,6 @@ struct Dense: Layer {
                 dx.scalars[r * fanIn + i] = s
             }
         }
-        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
     }
 }

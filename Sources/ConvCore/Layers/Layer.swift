@@ -74,6 +74,14 @@ extension Layer {
     }
 }
 
+/// The bias gradient: the output gradient summed over every position but the last axis.
+func biasGradient(_ dz: Tensor) -> Tensor {
+    let c = dz.shape.last!
+    var db = [Float](repeating: 0, count: c)
+    for p in 0..<(dz.count / max(c, 1)) { for ch in 0..<c { db[ch] += dz.scalars[p * c + ch] } }
+    return Tensor(shape: [c], scalars: db)
+}
+
 /// Keras prints shapes as tuples with None for the batch and unknown sizes.
 public func describe(_ dims: Dims, batch: Bool = true) -> String {
     let parts = (batch ? ["None"] : []) + dims.map { $0.map(String.init) ?? "None" }

@@ -110,26 +110,34 @@ struct UpSampling2D: Layer {
         }
     }
 
-    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
-        let x = inputs[0]
-        let (n, h, w, c) = x.nhwc
+    /// Every output pixel with its four source pixels and their weights (products of the row
+    /// and column weights; nearest puts all of it on the first): the one sampling rule of both passes.
+    @inline(__always)
+    private func forEachSample(n: Int, h: Int, w: Int,
+                               _ body: (_ output: Int, _ sources: (Int, Int, Int, Int), _ weights: (Float, Float, Float, Float)) -> Void) {
         let oh = h * size.0, ow = w * size.1
         let rows = taps(h, scale: size.0), cols = taps(w, scale: size.1)
-        var y = Tensor(zeros: [n, oh, ow, c])
         for b in 0..<n {
             for oy in 0..<oh {
                 let (y0, y1, fy) = rows[oy]
                 for ox in 0..<ow {
                     let (x0, x1, fx) = cols[ox]
-                    let o = ((b * oh + oy) * ow + ox) * c
-                    let p00 = ((b * h + y0) * w + x0) * c, p01 = ((b * h + y0) * w + x1) * c
-                    let p10 = ((b * h + y1) * w + x0) * c, p11 = ((b * h + y1) * w + x1) * c
-                    for ch in 0..<c {
-                        let top = x.scalars[p00 + ch] * (1 - fx) + x.scalars[p01 + ch] * fx
-                        let bottom = x.scalars[p10 + ch] * (1 - fx) + x.scalars[p11 + ch] * fx
-                        y.scalars[o + ch] = top * (1 - fy) + bottom * fy
-                    }
+                    body((b * oh + oy) * ow + ox,
+                         ((b * h + y0) * w + x0, (b * h + y0) * w + x1, (b * h + y1) * w + x0, (b * h + y1) * w + x1),
+                         ((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx))
                 }
+            }
+        }
+    }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0]
+        let (n, h, w, c) = x.nhwc
+        var y = Tensor(zeros: [n, h * size.0, w * size.1, c])
+        forEachSample(n: n, h: h, w: w) { o, p, k in
+            for ch in 0..<c {
+                y.scalars[o * c + ch] = k.0 * x.scalars[p.0 * c + ch] + k.1 * x.scalars[p.1 * c + ch]
+                    + k.2 * x.scalars[p.2 * c + ch] + k.3 * x.scalars[p.3 * c + ch]
             }
         }
         return y
@@ -139,22 +147,13 @@ struct UpSampling2D: Layer {
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let (n, h, w, c) = inputs[0].nhwc
-        let oh = h * size.0, ow = w * size.1
-        let rows = taps(h, scale: size.0), cols = taps(w, scale: size.1)
         var dx = Tensor(zeros: inputs[0].shape)
-        for b in 0..<n {
-            for oy in 0..<oh {
-                let (y0, y1, fy) = rows[oy]
-                for ox in 0..<ow {
-                    let (x0, x1, fx) = cols[ox]
-                    let o = ((b * oh + oy) * ow + ox) * c
-                    let corners = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x1, (1 - fy) * fx), (y1, x0, fy * (1 - fx)), (y1, x1, fy * fx)]
-                    for (sy, sx, weight) in corners where weight != 0 {
-                        let p = ((b * h + sy) * w + sx) * c
-                        for ch in 0..<c { dx.scalars[p + ch] += gradient.scalars[o + ch] * weight }
-                    }
-                }
+        forEachSample(n: n, h: h, w: w) { o, p, k in
+            func spread(_ source: Int, _ weight: Float) {
+                guard weight != 0 else { return }
+                for ch in 0..<c { dx.scalars[source * c + ch] += gradient.scalars[o * c + ch] * weight }
             }
+            spread(p.0, k.0); spread(p.1, k.1); spread(p.2, k.2); spread(p.3, k.3)
         }
         return LayerGradients(inputs: [dx], parameters: [])
     }
