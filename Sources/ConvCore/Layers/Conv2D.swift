@@ -86,10 +86,7 @@ struct Conv2D: Layer {
         let (n, h, w, cin) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let cout = kernel.shape[3]
         // With the kernel as [tap, co, ci] the innermost loop runs along ci without a reduction.
-        var transposed = [Float](repeating: 0, count: kernel.count)
-        for t in 0..<(g.kh * g.kw) {
-            for ci in 0..<cin { for co in 0..<cout { transposed[(t * cout + co) * cin + ci] = kernel.scalars[(t * cin + ci) * cout + co] } }
-        }
+        let transposed = swappingLastTwoAxes(kernel).scalars
         var dx = Tensor(zeros: inputShape)
         transposed.withUnsafeBufferPointer { kp in
             dz.scalars.withUnsafeBufferPointer { gp in

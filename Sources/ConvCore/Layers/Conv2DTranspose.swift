@@ -59,11 +59,7 @@ struct Conv2DTranspose: Layer {
         var y = Tensor(zeros: [n, oh, ow, cout])
         // out[co] += sum over ci of W[co, ci] * x[ci]: with the kernel transposed to [tap, ci, co]
         // the innermost loop runs along co without a reduction, so it vectorizes.
-        let taps = kh * kw
-        var transposed = [Float](repeating: 0, count: parameters[0].count)
-        for t in 0..<taps {
-            for co in 0..<cout { for ci in 0..<cin { transposed[(t * cin + ci) * cout + co] = parameters[0].scalars[(t * cout + co) * cin + ci] } }
-        }
+        let transposed = swappingLastTwoAxes(parameters[0]).scalars
         let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
         x.scalars.withUnsafeBufferPointer { xp in
             transposed.withUnsafeBufferPointer { kp in
