@@ -82,12 +82,10 @@ public struct ModelSpec: Sendable {
     }
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError("\(url.path): cannot read: \(Self.reason(error))")
+        self = try decodeFile(url) { data in
+            guard let text = String(data: data, encoding: .utf8) else { throw ModelError("spec is not UTF-8 text") }
+            return try ModelSpec(json: text)
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw ModelError("\(url.path): spec is not UTF-8 text") }
-        do { try self.init(json: text) } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
     }
 
     private static func string(_ v: JSONValue?, _ what: String) throws -> String? {

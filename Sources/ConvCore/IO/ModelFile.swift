@@ -8,19 +8,12 @@ extension Model {
 
     /// Loads a model file: the spec from its metadata, the weights validated against it.
     public static func load(_ url: URL) throws -> (model: Model, metadata: [String: String]) {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw ModelError("\(url.path): cannot read: \(ModelSpec.reason(error))")
-        }
-        do { return try decode(data) } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
+        try decodeFile(url, decode)
     }
 
     /// Loads weights for a given spec from a safetensors file (its own spec, if any, is ignored).
     public init(spec: ModelSpec, weightsFile url: URL) throws {
-        let contents = try Safetensors.read(url)
-        do { try self.init(spec: spec, weights: contents.tensors) } catch let e as ModelError {
-            throw ModelError("\(url.path): \(e.description)")
-        }
+        self = try decodeFile(url) { try Model(spec: spec, weights: try Safetensors.decode($0).tensors) }
     }
 
     /// Writes weights with the spec in the metadata, atomically.

@@ -6,13 +6,7 @@ import Foundation
 public enum NPY {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-    public static func read(_ url: URL) throws -> Tensor {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw ModelError("\(url.path): cannot read: \(ModelSpec.reason(error))")
-        }
-        do { return try decode(data) } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
-    }
+    public static func read(_ url: URL) throws -> Tensor { try decodeFile(url, decode) }
 
     public static func decode(_ data: Data) throws -> Tensor {
         let bytes = [UInt8](data.prefix(12))

@@ -13,14 +13,7 @@ public enum Safetensors {
         public var metadata: [String: String]
     }
 
-    public static func read(_ url: URL) throws -> Contents {
-        let data: Data
-        // Mapped, so a huge hostile file costs address space, not memory.
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw ModelError("\(url.path): cannot read: \(ModelSpec.reason(error))")
-        }
-        do { return try decode(data) } catch let e as ModelError { throw ModelError("\(url.path): \(e.description)") }
-    }
+    public static func read(_ url: URL) throws -> Contents { try decodeFile(url, decode) }
 
     public static func decode(_ data: Data) throws -> Contents {
         let bytes = [UInt8](data.prefix(8))
@@ -140,12 +133,5 @@ public enum Safetensors {
 
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         try writeAtomically(encode(tensors, metadata: metadata), to: url)
-    }
-}
-
-/// Writes through a temporary file in the same folder and renames it, so readers never see half a file.
-func writeAtomically(_ data: Data, to url: URL) throws {
-    do { try data.write(to: url, options: .atomic) } catch {
-        throw ModelError("\(url.path): cannot write: \(ModelSpec.reason(error))")
     }
 }
