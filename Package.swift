@@ -22,10 +22,13 @@ let package = Package(
         // libvips through pkg-config, with fixed-arity wrappers for its variadic calls.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         .target(name: "Imaging", dependencies: ["CVips", "ConvCore"], swiftSettings: nativeCPU),
+        .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "tessera",
             dependencies: [
                 "ConvCore",
+                "Imaging",
+                "Styles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeCPU
@@ -36,7 +39,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: nativeCPU
         ),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], swiftSettings: nativeCPU),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Styles", "CVips"], swiftSettings: nativeCPU),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",

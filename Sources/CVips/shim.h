@@ -6,8 +6,9 @@
 
 #include <vips/vips.h>
 
-/// Opens an image file. `fail` turns on fail-on-error (truncated data is an error instead of a
-/// grey bottom); `sequential` streams top to bottom instead of decoding the whole image first.
+/// Opens an image file (the first page or frame). `fail` turns on fail-on-error (truncated data
+/// is an error instead of a grey bottom); `sequential` streams top to bottom instead of decoding
+/// the whole image first.
 static inline VipsImage *tessera_vips_open(const char *path, int fail, int sequential) {
     return vips_image_new_from_file(path,
         "fail_on", fail ? VIPS_FAIL_ON_ERROR : VIPS_FAIL_ON_NONE,
@@ -15,13 +16,67 @@ static inline VipsImage *tessera_vips_open(const char *path, int fail, int seque
         NULL);
 }
 
-/// Writes an image; the format follows the file name's suffix.
-static inline int tessera_vips_write(VipsImage *image, const char *path) {
-    return vips_image_write_to_file(image, path, NULL);
+/// Rotates and flips by the EXIF orientation tag and removes the tag.
+static inline int tessera_vips_autorot(VipsImage *in, VipsImage **out) {
+    return vips_autorot(in, out, NULL);
 }
 
-static inline void tessera_vips_unref(VipsImage *image) {
-    g_object_unref(image);
+/// Converts through ICC profiles to `output` (a built-in profile name such as "srgb", "p3",
+/// "cmyk", or a file), from the embedded profile, or from `fallback` when the image has none.
+/// `depth` is 8 or 16.
+static inline int tessera_vips_icc_transform(VipsImage *in, VipsImage **out, const char *output, int depth, const char *fallback) {
+    if (fallback)
+        return vips_icc_transform(in, out, output, "embedded", TRUE, "depth", depth,
+            "input_profile", fallback, NULL);
+    return vips_icc_transform(in, out, output, "embedded", TRUE, "depth", depth, NULL);
+}
+
+/// libvips' built-in sRGB profile, attached to colour outputs.
+static inline VipsBlob *tessera_vips_srgb_profile(void) {
+    VipsBlob *blob = NULL;
+    return vips_profile_load("srgb", &blob, NULL) ? NULL : blob;
+}
+
+static inline int tessera_vips_pipeline(VipsImage *out, VipsImage *in) {
+    return vips_image_pipelinev(out, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL);
+}
+
+static inline void tessera_vips_set_error(const char *domain, const char *message) {
+    vips_error(domain, "%s", message);
+}
+
+// Savers, one per format, with the options Tessera exposes.
+static inline int tessera_vips_jpegsave(VipsImage *in, const char *path, int quality) {
+    return vips_jpegsave(in, path, "Q", quality, NULL);
+}
+static inline int tessera_vips_pngsave(VipsImage *in, const char *path) {
+    return vips_pngsave(in, path, NULL);
+}
+static inline int tessera_vips_tiffsave(VipsImage *in, const char *path) {
+    return vips_tiffsave(in, path, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
+        "predictor", VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, NULL);
+}
+static inline int tessera_vips_webpsave(VipsImage *in, const char *path, int quality, int lossless) {
+    return vips_webpsave(in, path, "Q", quality, "lossless", lossless, NULL);
+}
+static inline int tessera_vips_gifsave(VipsImage *in, const char *path) {
+    return vips_gifsave(in, path, NULL);
+}
+static inline int tessera_vips_heifsave(VipsImage *in, const char *path, int quality, int lossless, int av1) {
+    return vips_heifsave(in, path, "Q", quality, "lossless", lossless,
+        "compression", av1 ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, NULL);
+}
+
+// Region access (macros in libvips).
+static inline VipsPel *tessera_region_addr(VipsRegion *region, int x, int y) {
+    return VIPS_REGION_ADDR(region, x, y);
+}
+static inline size_t tessera_region_lskip(VipsRegion *region) {
+    return VIPS_REGION_LSKIP(region);
+}
+
+static inline void tessera_vips_unref(void *object) {
+    g_object_unref(object);
 }
 
 #endif

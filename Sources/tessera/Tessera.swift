@@ -8,6 +8,6 @@ struct Tessera: ParsableCommand {
         commandName: "tessera",
         abstract: "Stylize images tile by tile with small trained convolutional networks.",
         version: "0.1.0",
-        subcommands: [ModelCommand.self]
+        subcommands: [StylizeCommand.self, ModelCommand.self]
     )
 }

@@ -70,7 +70,10 @@ extension ColourLayer {
     }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
-        let x = inputs[0]
+        convertPixels(inputs[0])
+    }
+
+    func convertPixels(_ x: Tensor) -> Tensor {
         let pixels = x.count / 3, k = Self.outputChannels
         var y = Tensor(zeros: x.shape.dropLast() + [k])
         x.scalars.withUnsafeBufferPointer { xp in
@@ -98,6 +101,23 @@ extension ColourLayer {
             for c in 0..<3 { dx.scalars[3 * p + c] = d[c] }
         }
         return LayerGradients(inputs: [dx], parameters: [])
+    }
+}
+
+/// The colour layers' conversions outside a graph: the Stylizer's colour handling (DESIGN.md §7)
+/// uses the very formulas the networks were trained with.
+public enum ColourConversion: Sendable {
+    case rgbToHSV, hsvToRGB, rgbToYCbCr, yCbCrToRGB, rgbToLuminance
+
+    /// [..., 3] -> [..., 3], or [..., 1] for luminance.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .rgbToHSV: RGBToHSV(name: "").convertPixels(x)
+        case .hsvToRGB: HSVToRGB(name: "").convertPixels(x)
+        case .rgbToYCbCr: RGBToYCbCr(name: "").convertPixels(x)
+        case .yCbCrToRGB: YCbCrToRGB(name: "").convertPixels(x)
+        case .rgbToLuminance: RGBToLuminance(name: "").convertPixels(x)
+        }
     }
 }
 

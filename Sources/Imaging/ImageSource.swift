@@ -1,0 +1,168 @@
+// An image file opened for reading and normalised the way every style expects it: upright (EXIF
+// orientation applied), sRGB (CMYK and ICC-tagged images converted), 8 or 16 bits per sample as
+// the file's format says, grey or RGB colour bands plus an optional alpha band. Pixels are
+// decoded on demand, top to bottom, unless orientation forces a whole decode first.
+
+import CVips
+import Foundation
+
+public final class ImageSource: @unchecked Sendable {
+    public static let defaultPixelLimit = 250_000_000
+
+    public let url: URL
+    public let width: Int
+    public let height: Int
+    /// 1 (grey) or 3 (RGB).
+    public let colourBands: Int
+    public let hasAlpha: Bool
+    /// 8 or 16, from the sample format of the file.
+    public let bitDepth: Int
+    /// The format the file was read as; nil for formats Tessera does not write.
+    public let format: ImageFormat?
+    /// Pixels per millimetre, carried to the output.
+    let resolution: (x: Double, y: Double)
+    /// The normalised pipeline; shared read-only, one region per reading thread.
+    let image: UnsafeMutablePointer<VipsImage>
+
+    public var bands: Int { colourBands + (hasAlpha ? 1 : 0) }
+    public var pixelCount: Int { width * height }
+
+    public init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
+        self.url = url
+        let path = url.path
+        guard Vips.ready else { throw ImageError(path, "libvips failed to initialise") }
+        guard FileManager.default.fileExists(atPath: path) else { throw ImageError(path, "no such file") }
+        guard var image = tessera_vips_open(path, 1, 1) else { throw ImageError(path, Vips.lastError()) }
+        var owned = true
+        defer { if owned { tessera_vips_unref(image) } }
+        func replace(_ step: (UnsafeMutablePointer<VipsImage>, inout UnsafeMutablePointer<VipsImage>?) -> Int32) throws {
+            var out: UnsafeMutablePointer<VipsImage>?
+            guard step(image, &out) == 0, let out else { throw ImageError(path, Vips.lastError()) }
+            tessera_vips_unref(image)
+            image = out
+        }
+
+        let (w, h) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
+        guard w * h <= pixelLimit else {
+            throw ImageError(path, "\(w)x\(h) is \(megapixels(w * h)) megapixels, over the limit of \(megapixels(pixelLimit))")
+        }
+        let loader = Vips.string(image, "vips-loader") ?? ""
+        format = ImageFormat(loader: loader, compression: Vips.string(image, "heif-compression"))
+
+        // Rotating needs the whole image: reopen with random access (libvips decodes large images
+        // to a temporary file, not to memory).
+        var orientation: Int32 = 1
+        if vips_image_get_typeof(image, "orientation") != 0 { vips_image_get_int(image, "orientation", &orientation) }
+        if (2...8).contains(orientation) {
+            guard let random = tessera_vips_open(path, 1, 0) else { throw ImageError(path, Vips.lastError()) }
+            tessera_vips_unref(image)
+            image = random
+            try replace { tessera_vips_autorot($0, &$1) }
+        }
+
+        let sixteen = vips_image_get_format(image) == VIPS_FORMAT_USHORT
+        guard sixteen || vips_image_get_format(image) == VIPS_FORMAT_UCHAR else {
+            throw ImageError(path, "unsupported sample format (Tessera reads 8- and 16-bit images)")
+        }
+        let cmyk = vips_image_get_interpretation(image) == VIPS_INTERPRETATION_CMYK
+        if cmyk {
+            try replace { tessera_vips_icc_transform($0, &$1, "srgb", sixteen ? 16 : 8, "cmyk") }
+        } else if vips_image_get_bands(image) >= 3, let profile = Vips.blob(image, "icc-profile-data"), !isSRGB(profile) {
+            try replace { tessera_vips_icc_transform($0, &$1, "srgb", sixteen ? 16 : 8, nil) }
+        }
+        // Grey images with a grey ICC profile are left as they are: converting would make them RGB.
+
+        let bands = Int(vips_image_get_bands(image))
+        guard (1...4).contains(bands) else { throw ImageError(path, "\(bands) bands: not a grey or RGB image") }
+        (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
+        hasAlpha = bands == 2 || bands == 4
+        colourBands = bands - (hasAlpha ? 1 : 0)
+        bitDepth = sixteen ? 16 : 8
+        resolution = (vips_image_get_xres(image), vips_image_get_yres(image))
+        self.image = image
+        owned = false
+    }
+
+    deinit { tessera_vips_unref(image) }
+
+    /// Every pixel, [height * width * bands] samples scaled to [0, 1] (for small images and training).
+    public func readAll() throws -> [Float] {
+        let reader = RowReader(self)
+        var all = [Float](repeating: 0, count: width * height * bands)
+        try all.withUnsafeMutableBufferPointer { try reader.read(rows: 0..<height, into: $0.baseAddress!) }
+        return all
+    }
+}
+
+/// Reads rows of a source in increasing order through one region (a region belongs to one thread).
+final class RowReader {
+    let source: ImageSource
+    private let region: UnsafeMutablePointer<VipsRegion>
+
+    init(_ source: ImageSource) {
+        self.source = source
+        region = vips_region_new(source.image)
+    }
+
+    deinit { tessera_vips_unref(region) }
+
+    /// Decodes `rows` into `destination` as floats in [0, 1], row-major, all bands.
+    func read(rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+        guard !rows.isEmpty else { return }
+        let w = source.width, samples = w * source.bands
+        // Strips of 64 rows keep libvips' buffers small on wide images.
+        for start in stride(from: rows.lowerBound, to: rows.upperBound, by: 64) {
+            let n = min(64, rows.upperBound - start)
+            var rect = VipsRect(left: 0, top: Int32(start), width: Int32(w), height: Int32(n))
+            guard vips_region_prepare(region, &rect) == 0 else { throw ImageError(source.url.path, Vips.lastError()) }
+            for y in 0..<n {
+                let to = destination + (start - rows.lowerBound + y) * samples
+                let from = UnsafeRawPointer(tessera_region_addr(region, 0, Int32(start + y))!)
+                if source.bitDepth == 16 {
+                    let p = from.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<samples { to[i] = Float(p[i]) / 65535 }
+                } else {
+                    let p = from.assumingMemoryBound(to: UInt8.self)
+                    for i in 0..<samples { to[i] = Float(p[i]) / 255 }
+                }
+            }
+        }
+    }
+}
+
+private func megapixels(_ pixels: Int) -> String {
+    let mp = Double(pixels) / 1e6
+    return mp >= 10 ? "\(Int(mp.rounded()))" : String(format: "%.1f", mp)
+}
+
+/// Whether an ICC profile describes sRGB already (libvips' own, or any profile whose description
+/// starts with "sRGB", as cameras and editors embed): converting would only add rounding.
+func isSRGB(_ profile: [UInt8]) -> Bool {
+    if let srgb = Vips.srgbProfile, srgb == profile { return true }
+    return iccDescription(profile)?.hasPrefix("sRGB") ?? false
+}
+
+/// The 'desc' tag of an ICC profile (v2 'desc' ASCII or v4 'mluc' UTF-16), if it parses.
+func iccDescription(_ p: [UInt8]) -> String? {
+    func u32(_ i: Int) -> Int? {
+        guard i >= 0, i + 4 <= p.count else { return nil }
+        return Int(p[i]) << 24 | Int(p[i + 1]) << 16 | Int(p[i + 2]) << 8 | Int(p[i + 3])
+    }
+    guard let count = u32(128), count < 1000 else { return nil }
+    for t in 0..<count {
+        let entry = 132 + 12 * t
+        guard let signature = u32(entry), let offset = u32(entry + 4), let size = u32(entry + 8) else { return nil }
+        guard signature == 0x6465_7363, offset + size <= p.count, size >= 12 else { continue } // 'desc'
+        let type = u32(offset)
+        if type == 0x6465_7363, let length = u32(offset + 8), offset + 12 + length <= p.count { // 'desc'
+            return String(decoding: p[(offset + 12)..<(offset + 12 + length)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if type == 0x6D6C_7563, let recordCount = u32(offset + 8), recordCount > 0, // 'mluc'
+           let length = u32(offset + 20), let start = u32(offset + 24), offset + start + length <= p.count {
+            let bytes = p[(offset + start)..<(offset + start + length)]
+            let units = stride(from: bytes.startIndex, to: bytes.endIndex - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+            return String(decoding: units, as: UTF16.self)
+        }
+    }
+    return nil
+}

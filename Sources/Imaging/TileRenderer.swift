@@ -1,0 +1,235 @@
+// Runs a tile transform over a whole image and writes the result, streaming: libvips pulls the
+// output top to bottom as its saver needs it, and each request computes the tile rows it is
+// missing. Input rows live in a ring of 64 rows (a tile row needs at most 41 rows, mirrored), the
+// output in blocks of one tile row (16 rows) freed as soon as the saver has taken them, so memory
+// follows the image's width, never its height (savers that need the whole image, such as WebP,
+// GIF and HEIF, hold it themselves).
+//
+// Alpha is split off before the transform and put back unchanged; fully transparent pixels keep
+// their original colour (see AlphaBleed.swift for what the network sees under them).
+
+import CVips
+import ConvCore
+import Foundation
+
+public final class TileRenderer: @unchecked Sendable {
+    public let source: ImageSource
+    let transform: any TileTransform
+    let grid: TileGrid
+    let outputColourBands: Int
+    /// Called after each tile row with (tiles done, tiles in all); returning false cancels.
+    let progress: @Sendable (Int, Int) -> Bool
+
+    private let lock = NSLock()
+    private static let ringRows = 64
+    private var ring: [Float]
+    private var rowsRead = 0
+    private var nextTileRow = 0
+    private var blocks: [Int: [UInt8]] = [:]
+    private var served: [Int]
+    private var outputDepth = 8
+    private var failure: (any Error)?
+
+    public init(source: ImageSource, transform: any TileTransform,
+                progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) {
+        self.source = source
+        self.transform = transform
+        self.progress = progress
+        grid = TileGrid(width: source.width, height: source.height)
+        outputColourBands = transform.outputBands(forColourBands: source.colourBands)
+        ring = [Float](repeating: 0, count: Self.ringRows * source.width * source.bands)
+        served = [Int](repeating: 0, count: grid.rows)
+    }
+
+    var outputBands: Int { outputColourBands + (source.hasAlpha ? 1 : 0) }
+
+    /// Renders into `url` in `options.format` (default: the source's, else PNG) through a hidden
+    /// temporary file in the same folder, fsynced and renamed. With `replacing` false an existing
+    /// file at `url` is an error and is left alone. Returns the format written.
+    @discardableResult
+    public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false) throws -> ImageFormat {
+        let format = options.format ?? source.format ?? .png
+        outputDepth = source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
+        defer { unlink(temporary.path) }
+
+        guard let out = vips_image_new() else { throw ImageError(url.path, Vips.lastError()) }
+        defer { tessera_vips_unref(out) }
+        let colour = outputColourBands == 3
+        let interpretation = outputDepth == 16 ? (colour ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
+                                               : (colour ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W)
+        vips_image_init_fields(out, Int32(source.width), Int32(source.height), Int32(outputBands),
+                               outputDepth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
+                               interpretation, source.resolution.x, source.resolution.y)
+        guard tessera_vips_pipeline(out, source.image) == 0 else { throw ImageError(url.path, Vips.lastError()) }
+        if colour, let profile = Vips.srgbProfile {
+            profile.withUnsafeBytes { _ = vips_image_set_blob_copy(out, "icc-profile-data", $0.baseAddress, $0.count) }
+        }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        let generated = vips_image_generate(out, { _, _, b in
+            let renderer = Unmanaged<TileRenderer>.fromOpaque(b!).takeUnretainedValue()
+            return Unmanaged.passRetained(RowReader(renderer.source)).toOpaque()
+        }, { region, seq, _, b, _ in
+            let renderer = Unmanaged<TileRenderer>.fromOpaque(b!).takeUnretainedValue()
+            let reader = Unmanaged<RowReader>.fromOpaque(seq!).takeUnretainedValue()
+            return renderer.generate(region!, reader)
+        }, { seq, _, _ in
+            Unmanaged<RowReader>.fromOpaque(seq!).release()
+            return 0
+        }, nil, me)
+        guard generated == 0 else { throw ImageError(url.path, Vips.lastError()) }
+
+        let saved = withExtendedLifetime(self) { options.write(out, as: format, to: temporary.path) }
+        if saved != 0 {
+            let message = Vips.lastError()
+            throw lock.withLock { failure } ?? ImageError(url.path, message)
+        }
+        try commit(temporary, to: url, replacing: replacing)
+        return format
+    }
+
+    /// Fills one output region libvips asks for, computing tile rows up to its last row.
+    private func generate(_ region: UnsafeMutablePointer<VipsRegion>, _ reader: RowReader) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        if failure != nil { return -1 }
+        let rect = region.pointee.valid
+        let (left, top, width, height) = (Int(rect.left), Int(rect.top), Int(rect.width), Int(rect.height))
+        do {
+            let m = TileGrid.outputSize
+            while nextTileRow <= (top + height - 1) / m {
+                try produce(tileRow: nextTileRow, reader)
+                nextTileRow += 1
+            }
+            let sample = outputDepth / 8, pixel = outputBands * sample, rowBytes = grid.width * pixel
+            for y in top..<(top + height) {
+                let tileRow = y / m
+                guard let block = blocks[tileRow] else {
+                    throw ImageError(source.url.path, "output row \(y) requested after it was released")
+                }
+                block.withUnsafeBytes { b in
+                    let from = b.baseAddress! + (y - tileRow * m) * rowBytes + left * pixel
+                    tessera_region_addr(region, Int32(left), Int32(y))!.update(from: from.assumingMemoryBound(to: UInt8.self), count: width * pixel)
+                }
+                served[tileRow] += width
+                if served[tileRow] == min(m, grid.height - tileRow * m) * grid.width { blocks[tileRow] = nil }
+            }
+            return 0
+        } catch {
+            failure = error
+            tessera_vips_set_error("tessera", "\(error)")
+            return -1
+        }
+    }
+
+    /// Reads the rows tile row `row` needs, runs the transform and stores the finished block.
+    private func produce(tileRow row: Int, _ reader: RowReader) throws {
+        let (w, h, bands, c) = (grid.width, grid.height, source.bands, source.colourBands)
+        let needed = grid.sourceRows(ofTileRow: row).map { mirror($0, h) }
+        let last = needed.max()!
+        while rowsRead <= last {
+            let slot = rowsRead % Self.ringRows
+            let n = min(last + 1 - rowsRead, Self.ringRows - slot)
+            try ring.withUnsafeMutableBufferPointer {
+                try reader.read(rows: rowsRead..<(rowsRead + n), into: $0.baseAddress! + slot * w * bands)
+            }
+            rowsRead += n
+        }
+        precondition(needed.min()! >= rowsRead - Self.ringRows, "the input ring lost a row still needed")
+
+        // Tiles of this row: colour and alpha apart.
+        let n = TileGrid.inputSize, columns = grid.columns
+        var tiles = Tensor(zeros: [columns, n, n, c])
+        var alpha = source.hasAlpha ? [Float](repeating: 0, count: columns * n * n) : []
+        let sourceColumns = (-TileGrid.margin..<(columns * TileGrid.outputSize - TileGrid.margin + n)).map { mirror($0, w) }
+        ring.withUnsafeBufferPointer { ringBuffer in
+            tiles.scalars.withUnsafeMutableBufferPointer { t in
+                for j in 0..<columns {
+                    for (y, sy) in needed.enumerated() {
+                        let rowStart = (sy % Self.ringRows) * w * bands
+                        for x in 0..<n {
+                            let from = rowStart + sourceColumns[j * TileGrid.outputSize + x] * bands
+                            let to = (j * n + y) * n + x
+                            for ch in 0..<c { t[to * c + ch] = ringBuffer[from + ch] }
+                            if source.hasAlpha { alpha[to] = ringBuffer[from + c] }
+                        }
+                    }
+                }
+                if source.hasAlpha {
+                    alpha.withUnsafeBufferPointer { a in
+                        for j in 0..<columns {
+                            bleedTransparentColour(t.baseAddress! + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
+                        }
+                    }
+                }
+            }
+        }
+        let cores = try transform.apply(tiles)
+        let k = outputColourBands, m = TileGrid.outputSize
+        guard cores.shape == [columns, m, m, k] else {
+            throw ImageError(source.url.path, "the style produced \(cores.shape), expected \([columns, m, m, k])")
+        }
+
+        // Stitch the cores into the block, putting alpha and transparent colour back.
+        let rows = min(m, h - row * m), outBands = outputBands
+        let maximum: Float = outputDepth == 16 ? 65535 : 255
+        var values = [Float](repeating: 0, count: rows * w * outBands)
+        for y in 0..<rows {
+            let sourceRow = (row * m + y) % Self.ringRows * w * bands
+            for x in 0..<w {
+                let (j, cx) = (x / m, x % m)
+                let core = ((j * m + y) * m + cx) * k
+                let original = sourceRow + x * bands
+                let to = (y * w + x) * outBands
+                let transparent = source.hasAlpha && ring[original + c] == 0
+                for ch in 0..<k {
+                    values[to + ch] = transparent ? originalColour(ring, at: original, colourBands: c, band: ch, of: k) : cores.scalars[core + ch]
+                }
+                if source.hasAlpha { values[to + k] = ring[original + c] }
+            }
+        }
+        blocks[row] = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
+        guard progress((row + 1) * columns, grid.tileCount) else { throw ImageError(source.url.path, "canceled") }
+    }
+}
+
+/// The source colour of one pixel expressed in `outputBands` bands (luminance or grey repeated
+/// when the style changes the band count).
+private func originalColour(_ ring: [Float], at i: Int, colourBands c: Int, band: Int, of outputBands: Int) -> Float {
+    if c == outputBands { return ring[i + band] }
+    if c == 1 { return ring[i] }
+    return 0.299 * ring[i] + 0.587 * ring[i + 1] + 0.114 * ring[i + 2]
+}
+
+/// Samples in [0, 1] to native little-endian bytes, rounded and clamped.
+private func quantise<T: FixedWidthInteger & UnsignedInteger>(_ values: [Float], _ maximum: Float, as: T.Type) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<T>.size)
+    bytes.withUnsafeMutableBytes { raw in
+        let out = raw.bindMemory(to: T.self)
+        for (i, v) in values.enumerated() {
+            out[i] = T((min(max(v.isNaN ? 0 : v, 0), 1) * maximum).rounded())
+        }
+    }
+    return bytes
+}
+
+/// Moves a finished temporary file into place: fsync, then rename (replacing) or link (refusing to
+/// replace), then fsync the folder so the new name survives a crash.
+func commit(_ temporary: URL, to url: URL, replacing: Bool) throws {
+    let fd = open(temporary.path, O_RDONLY)
+    guard fd >= 0 else { throw ImageError(url.path, "cannot reopen the temporary file: \(String(cString: strerror(errno)))") }
+    let synced = fsync(fd)
+    close(fd)
+    guard synced == 0 else { throw ImageError(url.path, "fsync failed: \(String(cString: strerror(errno)))") }
+    if replacing {
+        guard rename(temporary.path, url.path) == 0 else { throw ImageError(url.path, String(cString: strerror(errno))) }
+    } else {
+        guard link(temporary.path, url.path) == 0 else {
+            throw ImageError(url.path, errno == EEXIST ? "already exists; not overwritten" : String(cString: strerror(errno)))
+        }
+        unlink(temporary.path)
+    }
+    let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+    if directory >= 0 { fsync(directory); close(directory) }
+}

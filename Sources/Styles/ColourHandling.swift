@@ -1,0 +1,102 @@
+// How a style's network sees colour (DESIGN.md §7): what it is fed (RGB, luminance, HSV or
+// YCbCr) and what it returns (RGB, luminance, HSV, or CbCr recombined with the input's own Y).
+// Grey images feed colour styles as RGB and come back grey, unless the style adds colour (CbCr).
+
+import ConvCore
+import Foundation
+
+public struct ColourHandling: Sendable, Equatable, Codable {
+    public enum Input: String, Sendable, Codable, CaseIterable { case rgb, luminance, hsv, ycbcr }
+    public enum Output: String, Sendable, Codable, CaseIterable { case rgb, luminance, hsv, cbcr }
+
+    public var input: Input
+    public var output: Output
+
+    public init(input: Input = .rgb, output: Output = .rgb) { (self.input, self.output) = (input, output) }
+
+    /// From a model file's `tessera.style` metadata; none means RGB to RGB.
+    public init(metadata: String?) throws {
+        guard let metadata else { self.init(); return }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any] else {
+            throw ModelError("tessera.style is not a JSON object: \(metadata)")
+        }
+        func field<T: RawRepresentable<String> & CaseIterable>(_ key: String, _: T.Type) throws -> T? {
+            guard let value = object[key] else { return nil }
+            guard let text = value as? String, let parsed = T(rawValue: text) else {
+                throw ModelError("tessera.style \"\(key)\" must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(value)")
+            }
+            return parsed
+        }
+        if let extra = object.keys.first(where: { $0 != "input" && $0 != "output" }) {
+            throw ModelError("tessera.style has an unknown key \"\(extra)\"")
+        }
+        self.init(input: try field("input", Input.self) ?? .rgb, output: try field("output", Output.self) ?? .rgb)
+    }
+
+    public var json: String { #"{"input": "\#(input.rawValue)", "output": "\#(output.rawValue)"}"# }
+
+    var modelInputChannels: Int { input == .luminance ? 1 : 3 }
+    var modelOutputChannels: Int { output == .luminance ? 1 : output == .cbcr ? 2 : 3 }
+
+    /// Colour bands of the output for an image with `colourBands`: CbCr adds colour, luminance
+    /// removes it, the others keep what the image had.
+    func outputBands(forColourBands colourBands: Int) -> Int {
+        switch output {
+        case .cbcr: 3
+        case .luminance: 1
+        case .rgb, .hsv: colourBands
+        }
+    }
+
+    /// Image tiles [n, h, w, 1 or 3] -> what the network takes.
+    func networkInput(_ tiles: Tensor) -> Tensor {
+        let grey = tiles.shape[3] == 1
+        switch input {
+        case .luminance: return grey ? tiles : ColourConversion.rgbToLuminance(tiles)
+        case .rgb: return grey ? repeatingChannel(tiles) : tiles
+        case .hsv: return ColourConversion.rgbToHSV(grey ? repeatingChannel(tiles) : tiles)
+        case .ycbcr: return ColourConversion.rgbToYCbCr(grey ? repeatingChannel(tiles) : tiles)
+        }
+    }
+
+    /// The network's cores [n, 16, 16, k] -> image cores [n, 16, 16, outputBands]; `tiles` are
+    /// the image tiles the cores came from (CbCr takes their Y).
+    func imageOutput(_ cores: Tensor, tiles: Tensor, margin: Int) -> Tensor {
+        let colourBands = tiles.shape[3]
+        switch output {
+        case .luminance:
+            return cores
+        case .rgb, .hsv:
+            let rgb = output == .hsv ? ColourConversion.hsvToRGB(cores) : cores
+            return colourBands == 1 ? ColourConversion.rgbToLuminance(rgb) : rgb
+        case .cbcr:
+            let centre = centreCrop(tiles, margin: margin)
+            let y = colourBands == 1 ? centre : ColourConversion.rgbToLuminance(centre)
+            var ycbcr = Tensor(zeros: cores.shape.dropLast() + [3])
+            for p in 0..<(y.count) {
+                ycbcr.scalars[3 * p] = y.scalars[p]
+                ycbcr.scalars[3 * p + 1] = cores.scalars[2 * p]
+                ycbcr.scalars[3 * p + 2] = cores.scalars[2 * p + 1]
+            }
+            return ColourConversion.yCbCrToRGB(ycbcr)
+        }
+    }
+}
+
+private func repeatingChannel(_ grey: Tensor) -> Tensor {
+    Tensor(shape: grey.shape.dropLast() + [3], scalars: grey.scalars.flatMap { [$0, $0, $0] })
+}
+
+/// [n, h, w, c] -> [n, h - 2m, w - 2m, c].
+private func centreCrop(_ x: Tensor, margin m: Int) -> Tensor {
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (oh, ow) = (h - 2 * m, w - 2 * m)
+    var out = Tensor(zeros: [n, oh, ow, c])
+    for b in 0..<n {
+        for y in 0..<oh {
+            let from = ((b * h + y + m) * w + m) * c, to = ((b * oh + y) * ow) * c
+            out.scalars.replaceSubrange(to..<(to + ow * c), with: x.scalars[from..<(from + ow * c)])
+        }
+    }
+    return out
+}

@@ -1,0 +1,33 @@
+// A style: a trained model file (spec + weights) and its colour handling, checked once at load to
+// map a 36x36 tile to its 16x16 core with the channels the colour handling implies.
+
+import ConvCore
+import Foundation
+import Imaging
+
+public struct Style: Sendable {
+    public let name: String
+    public let file: URL
+    public let model: Model
+    public let colour: ColourHandling
+    public let metadata: [String: String]
+
+    public static func load(_ file: URL, name: String? = nil) throws -> Style {
+        let (model, metadata) = try Model.load(file)
+        let colour: ColourHandling
+        do { colour = try ColourHandling(metadata: metadata["tessera.style"]) } catch let e as ModelError {
+            throw ModelError("\(file.path): \(e.description)")
+        }
+        let n = TileGrid.inputSize, m = TileGrid.outputSize
+        let probe = Tensor(zeros: [1, n, n, colour.modelInputChannels])
+        let shape: [Int]
+        do { shape = try model.predict(probe).shape } catch let e as ModelError {
+            throw ModelError("\(file.path): not a tile model for \(colour.input.rawValue) input: \(e.description)")
+        }
+        guard shape == [1, m, m, colour.modelOutputChannels] else {
+            throw ModelError("\(file.path): the model maps a \(n)x\(n)x\(colour.modelInputChannels) tile to \(shape.dropFirst().map(String.init).joined(separator: "x")), a \(colour.output.rawValue) style needs \(m)x\(m)x\(colour.modelOutputChannels)")
+        }
+        return Style(name: name ?? file.deletingPathExtension().lastPathComponent, file: file, model: model,
+                     colour: colour, metadata: metadata)
+    }
+}

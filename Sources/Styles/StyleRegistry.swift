@@ -1,0 +1,31 @@
+// The styles a Tessera installation serves: every `*.safetensors` in the models folder, by base
+// name. Wherever a style is named, a path to a model file works too.
+
+import ConvCore
+import Foundation
+
+public struct StyleRegistry: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) { self.directory = directory }
+
+    /// Style names in the folder, sorted.
+    public func names() -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }
+            .map { String($0.dropLast(".safetensors".count)) }.sorted()
+    }
+
+    /// A style by name, or by the path of a model file.
+    public func style(_ nameOrPath: String) throws -> Style {
+        if nameOrPath.hasSuffix(".safetensors") || nameOrPath.contains("/") {
+            return try Style.load(URL(fileURLWithPath: nameOrPath))
+        }
+        let file = directory.appendingPathComponent("\(nameOrPath).safetensors")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            let known = names()
+            throw ModelError("unknown style '\(nameOrPath)' (\(known.isEmpty ? "no styles in \(directory.path)" : "known: \(known.joined(separator: ", "))"))")
+        }
+        return try Style.load(file, name: nameOrPath)
+    }
+}

@@ -1,0 +1,88 @@
+// Image in, image out: a style run over every tile of an image, streamed (see Imaging's
+// TileRenderer), batches of tiles spread over `threads` cores.
+
+import ConvCore
+import Dispatch
+import Foundation
+import Imaging
+
+public struct Stylizer: Sendable {
+    public let style: Style
+    public var threads: Int
+    /// Tiles per forward pass.
+    public var batchSize = 64
+
+    public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.style = style
+        self.threads = max(1, threads)
+    }
+
+    public struct Result: Sendable {
+        public let width: Int
+        public let height: Int
+        public let tiles: Int
+        public let format: ImageFormat
+    }
+
+    /// Stylizes `input` into `output`. The input is never overwritten; an existing output is
+    /// replaced only with `replacing`. `progress(done, total)` counts tiles and may return false to
+    /// cancel.
+    @discardableResult
+    public func stylize(_ input: URL, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
+                        pixelLimit: Int = ImageSource.defaultPixelLimit,
+                        progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
+        if sameFile(input, output) { throw ImageError(output.path, "is the input; refusing to overwrite it") }
+        let source = try ImageSource(url: input, pixelLimit: pixelLimit)
+        let renderer = TileRenderer(source: source, transform: StyleTransform(stylizer: self), progress: progress)
+        let format = try renderer.write(to: output, options: options, replacing: replacing)
+        return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)
+    }
+}
+
+/// The style as a tile transform: colour handling around the network, batches over threads.
+struct StyleTransform: TileTransform {
+    let stylizer: Stylizer
+
+    func outputBands(forColourBands colourBands: Int) -> Int {
+        stylizer.style.colour.outputBands(forColourBands: colourBands)
+    }
+
+    func apply(_ tiles: Tensor) throws -> Tensor {
+        let style = stylizer.style, n = tiles.shape[0]
+        let input = style.colour.networkInput(tiles)
+        let perTile = input.count / max(n, 1)
+        let batches = stride(from: 0, to: n, by: stylizer.batchSize).map { $0..<min($0 + stylizer.batchSize, n) }
+        let results = Locked([Int: Result<Tensor, any Error>]())
+        let workers = min(stylizer.threads, batches.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for b in stride(from: worker, to: batches.count, by: workers) {
+                let range = batches[b]
+                let batch = Tensor(shape: [range.count] + input.shape.dropFirst(),
+                                   scalars: Array(input.scalars[(range.lowerBound * perTile)..<(range.upperBound * perTile)]))
+                let result = Result { try style.model.predict(batch) }
+                results.withLock { $0[b] = result }
+            }
+        }
+        let cores = try results.withLock { all in try (0..<batches.count).map { try all[$0]!.get() } }
+        let joined = Tensor(shape: [n] + (cores.first?.shape.dropFirst() ?? []), scalars: cores.flatMap(\.scalars))
+        return style.colour.imageOutput(joined, tiles: tiles, margin: TileGrid.margin)
+    }
+}
+
+/// A value behind a lock, for results gathered from worker threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+private func sameFile(_ a: URL, _ b: URL) -> Bool {
+    var sa = stat(), sb = stat()
+    guard stat(a.path, &sa) == 0, stat(b.path, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
