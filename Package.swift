@@ -43,7 +43,7 @@ let package = Package(
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tessera"]
+            dependencies: ["tessera", "Imaging"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -31,7 +31,8 @@ public final class ImageSource: @unchecked Sendable {
         self.url = url
         let path = url.path
         guard Vips.ready else { throw ImageError(path, "libvips failed to initialise") }
-        guard FileManager.default.fileExists(atPath: path) else { throw ImageError(path, "no such file") }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { throw ImageError(path, "no such file") }
+        guard (attributes[.size] as? Int ?? 0) > 0 else { throw ImageError(path, "empty file") }
         guard var image = tessera_vips_open(path, 1, 1) else { throw ImageError(path, Vips.lastError()) }
         var owned = true
         defer { if owned { tessera_vips_unref(image) } }
@@ -44,7 +45,7 @@ public final class ImageSource: @unchecked Sendable {
 
         let (w, h) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
         guard w * h <= pixelLimit else {
-            throw ImageError(path, "\(w)x\(h) is \(megapixels(w * h)) megapixels, over the limit of \(megapixels(pixelLimit))")
+            throw ImageError(path, "\(w)x\(h) is \(megapixels(w * h)) megapixels, over the limit of \(megapixels(pixelLimit)) megapixels")
         }
         let loader = Vips.string(image, "vips-loader") ?? ""
         format = ImageFormat(loader: loader, compression: Vips.string(image, "heif-compression"))

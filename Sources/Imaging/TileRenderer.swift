@@ -56,28 +56,27 @@ public final class TileRenderer: @unchecked Sendable {
 
         guard let out = vips_image_new() else { throw ImageError(url.path, Vips.lastError()) }
         defer { tessera_vips_unref(out) }
+        // The pipeline link copies the source's header and metadata (EXIF, resolution); the
+        // fields are set after it, since this image's bands and format are its own.
+        guard tessera_vips_pipeline(out, source.image) == 0 else { throw ImageError(url.path, Vips.lastError()) }
         let colour = outputColourBands == 3
         let interpretation = outputDepth == 16 ? (colour ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
                                                : (colour ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W)
         vips_image_init_fields(out, Int32(source.width), Int32(source.height), Int32(outputBands),
                                outputDepth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
                                interpretation, source.resolution.x, source.resolution.y)
-        guard tessera_vips_pipeline(out, source.image) == 0 else { throw ImageError(url.path, Vips.lastError()) }
         if colour, let profile = Vips.srgbProfile {
             profile.withUnsafeBytes { _ = vips_image_set_blob_copy(out, "icc-profile-data", $0.baseAddress, $0.count) }
+        } else {
+            vips_image_remove(out, "icc-profile-data")
         }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        let generated = vips_image_generate(out, { _, _, b in
-            let renderer = Unmanaged<TileRenderer>.fromOpaque(b!).takeUnretainedValue()
-            return Unmanaged.passRetained(RowReader(renderer.source)).toOpaque()
-        }, { region, seq, _, b, _ in
-            let renderer = Unmanaged<TileRenderer>.fromOpaque(b!).takeUnretainedValue()
-            let reader = Unmanaged<RowReader>.fromOpaque(seq!).takeUnretainedValue()
-            return renderer.generate(region!, reader)
-        }, { seq, _, _ in
-            Unmanaged<RowReader>.fromOpaque(seq!).release()
-            return 0
-        }, nil, me)
+        // No per-thread sequence: libvips may call generate for one output region from
+        // different threads (caches between the saver and this image), and a region belongs to
+        // the thread that uses it, so each call reads the source through a region of its own.
+        let generated = vips_image_generate(out, nil, { region, _, _, b, _ in
+            Unmanaged<TileRenderer>.fromOpaque(b!).takeUnretainedValue().generate(region!)
+        }, nil, nil, me)
         guard generated == 0 else { throw ImageError(url.path, Vips.lastError()) }
 
         let saved = withExtendedLifetime(self) { options.write(out, as: format, to: temporary.path) }
@@ -90,7 +89,7 @@ public final class TileRenderer: @unchecked Sendable {
     }
 
     /// Fills one output region libvips asks for, computing tile rows up to its last row.
-    private func generate(_ region: UnsafeMutablePointer<VipsRegion>, _ reader: RowReader) -> Int32 {
+    private func generate(_ region: UnsafeMutablePointer<VipsRegion>) -> Int32 {
         lock.lock()
         defer { lock.unlock() }
         if failure != nil { return -1 }
@@ -98,8 +97,9 @@ public final class TileRenderer: @unchecked Sendable {
         let (left, top, width, height) = (Int(rect.left), Int(rect.top), Int(rect.width), Int(rect.height))
         do {
             let m = TileGrid.outputSize
+            let reader = nextTileRow <= (top + height - 1) / m ? RowReader(source) : nil
             while nextTileRow <= (top + height - 1) / m {
-                try produce(tileRow: nextTileRow, reader)
+                try produce(tileRow: nextTileRow, reader!)
                 nextTileRow += 1
             }
             let sample = outputDepth / 8, pixel = outputBands * sample, rowBytes = grid.width * pixel

@@ -4,14 +4,21 @@
 import CVips
 
 enum Vips {
-    /// Runs vips_init once, on first use.
-    static let ready: Bool = vips_init("tessera") == 0
+    /// Runs vips_init once, on first use. libvips' own warnings (several lines each, on stderr)
+    /// are turned off: every failure reaches the user as one error line instead.
+    static let ready: Bool = {
+        setenv("VIPS_WARNING", "0", 0)
+        return vips_init("tessera") == 0
+    }()
 
     /// libvips' last error as one line, clearing the buffer.
     static func lastError() -> String {
         let text = String(cString: vips_error_buffer())
         vips_error_clear()
-        return text.split(separator: "\n").first.map(String.init) ?? "unknown libvips error"
+        guard let line = text.split(separator: "\n").first.map(String.init) else { return "corrupt or truncated image data" }
+        // "VipsForeignLoad: "/x/y.jpg" is not a known file format": the path is said already.
+        if line.hasSuffix("is not a known file format") { return "not an image format Tessera can read" }
+        return line
     }
 
     static func string(_ image: UnsafeMutablePointer<VipsImage>, _ name: String) -> String? {

@@ -3,7 +3,7 @@
 import CVips
 import ConvCore
 import Foundation
-import Imaging
+@testable import Imaging
 import Styles
 
 enum Support {
@@ -35,6 +35,7 @@ enum Support {
     /// its suffix: how tests make files with EXIF tags or ICC profiles.
     static func writeWithVips(_ pixels: Tensor, to url: URL,
                               _ body: (UnsafeMutablePointer<VipsImage>) -> UnsafeMutablePointer<VipsImage>) {
+        guard Vips.ready else { fatalError("libvips failed to initialise") }
         let (h, w, c) = (pixels.shape[1], pixels.shape[2], pixels.shape[3])
         let bytes = pixels.scalars.map { UInt8(($0 * 255).rounded()) }
         let image = bytes.withUnsafeBytes {
@@ -42,9 +43,23 @@ enum Support {
         }
         image.pointee.Type = c >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W
         let final = body(image)
-        precondition(vips_image_write_to_file_shim(final, url.path) == 0, String(cString: vips_error_buffer()))
+        guard vips_image_write_to_file_shim(final, url.path) == 0 else { fatalError(String(cString: vips_error_buffer())) }
         if final != image { tessera_vips_unref(final) }
         tessera_vips_unref(image)
+    }
+}
+
+extension Support {
+    /// One pixel of an 8-bit file as stored, without any colour management.
+    static func storedPixel(_ url: URL, _ x: Int, _ y: Int) -> [Float] {
+        guard Vips.ready, let image = tessera_vips_open(url.path, 1, 0) else { fatalError("cannot open \(url.path)") }
+        defer { tessera_vips_unref(image) }
+        var size = 0
+        guard let memory = vips_image_write_to_memory(image, &size) else { fatalError("cannot decode \(url.path)") }
+        defer { g_free(memory) }
+        let (w, c) = (Int(vips_image_get_width(image)), Int(vips_image_get_bands(image)))
+        let bytes = memory.assumingMemoryBound(to: UInt8.self)
+        return (0..<c).map { Float(bytes[(y * w + x) * c + $0]) / 255 }
     }
 }
 
