@@ -145,21 +145,28 @@ public final class TileRenderer: @unchecked Sendable {
         let sourceColumns = (-TileGrid.margin..<(columns * TileGrid.outputSize - TileGrid.margin + n)).map { mirror($0, w) }
         ring.withUnsafeBufferPointer { ringBuffer in
             tiles.scalars.withUnsafeMutableBufferPointer { t in
+                let r = ringBuffer.baseAddress!, tp = t.baseAddress!
                 for j in 0..<columns {
+                    let left = j * TileGrid.outputSize - TileGrid.margin
+                    let inside = !source.hasAlpha && left >= 0 && left + n <= w
                     for (y, sy) in needed.enumerated() {
-                        let rowStart = (sy % Self.ringRows) * w * bands
+                        let rowStart = r + (sy % Self.ringRows) * w * bands
+                        let to = (j * n + y) * n
+                        if inside { // no mirroring, no alpha: one contiguous run
+                            (tp + to * c).update(from: rowStart + left * c, count: n * c)
+                            continue
+                        }
                         for x in 0..<n {
                             let from = rowStart + sourceColumns[j * TileGrid.outputSize + x] * bands
-                            let to = (j * n + y) * n + x
-                            for ch in 0..<c { t[to * c + ch] = ringBuffer[from + ch] }
-                            if source.hasAlpha { alpha[to] = ringBuffer[from + c] }
+                            for ch in 0..<c { tp[(to + x) * c + ch] = from[ch] }
+                            if source.hasAlpha { alpha[to + x] = from[c] }
                         }
                     }
                 }
                 if source.hasAlpha {
                     alpha.withUnsafeBufferPointer { a in
                         for j in 0..<columns {
-                            bleedTransparentColour(t.baseAddress! + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
+                            bleedTransparentColour(tp + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
                         }
                     }
                 }
@@ -175,18 +182,29 @@ public final class TileRenderer: @unchecked Sendable {
         let rows = min(m, h - row * m), outBands = outputBands
         let maximum: Float = outputDepth == 16 ? 65535 : 255
         var values = [Float](repeating: 0, count: rows * w * outBands)
-        for y in 0..<rows {
-            let sourceRow = (row * m + y) % Self.ringRows * w * bands
-            for x in 0..<w {
-                let (j, cx) = (x / m, x % m)
-                let core = ((j * m + y) * m + cx) * k
-                let original = sourceRow + x * bands
-                let to = (y * w + x) * outBands
-                let transparent = source.hasAlpha && ring[original + c] == 0
-                for ch in 0..<k {
-                    values[to + ch] = transparent ? originalColour(ring, at: original, colourBands: c, band: ch, of: k) : cores.scalars[core + ch]
+        ring.withUnsafeBufferPointer { ringBuffer in
+            cores.scalars.withUnsafeBufferPointer { coreBuffer in
+                values.withUnsafeMutableBufferPointer { v in
+                    for y in 0..<rows {
+                        let sourceRow = ringBuffer.baseAddress! + (row * m + y) % Self.ringRows * w * bands
+                        let out = v.baseAddress! + y * w * outBands
+                        for j in 0..<columns {
+                            let core = coreBuffer.baseAddress! + (j * m + y) * m * k
+                            let count = min(m, w - j * m)
+                            if outBands == k { // no alpha: the core's row as it is
+                                (out + j * m * k).update(from: core, count: count * k)
+                                continue
+                            }
+                            for cx in 0..<count {
+                                let x = j * m + cx
+                                let original = sourceRow + x * bands, to = out + x * outBands
+                                let a = original[c]
+                                for ch in 0..<k { to[ch] = a == 0 ? originalColour(original, colourBands: c, band: ch, of: k) : core[cx * k + ch] }
+                                to[k] = a
+                            }
+                        }
+                    }
                 }
-                if source.hasAlpha { values[to + k] = ring[original + c] }
             }
         }
         blocks[row] = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
@@ -196,19 +214,20 @@ public final class TileRenderer: @unchecked Sendable {
 
 /// The source colour of one pixel expressed in `outputBands` bands (luminance or grey repeated
 /// when the style changes the band count).
-private func originalColour(_ ring: [Float], at i: Int, colourBands c: Int, band: Int, of outputBands: Int) -> Float {
-    if c == outputBands { return ring[i + band] }
-    if c == 1 { return ring[i] }
-    return 0.299 * ring[i] + 0.587 * ring[i + 1] + 0.114 * ring[i + 2]
+private func originalColour(_ p: UnsafePointer<Float>, colourBands c: Int, band: Int, of outputBands: Int) -> Float {
+    if c == outputBands { return p[band] }
+    if c == 1 { return p[0] }
+    return 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
 }
 
-/// Samples in [0, 1] to native little-endian bytes, rounded and clamped.
+/// Samples in [0, 1] to native little-endian bytes, rounded and clamped (NaN as 0).
 private func quantise<T: FixedWidthInteger & UnsignedInteger>(_ values: [Float], _ maximum: Float, as: T.Type) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<T>.size)
     bytes.withUnsafeMutableBytes { raw in
         let out = raw.bindMemory(to: T.self)
         for (i, v) in values.enumerated() {
-            out[i] = T((min(max(v.isNaN ? 0 : v, 0), 1) * maximum).rounded())
+            // Through UInt32: converting a Float to a generic integer type takes a slow path.
+            out[i] = T(truncatingIfNeeded: UInt32(v > 0 ? min(v, 1) * maximum + 0.5 : 0))
         }
     }
     return bytes
