@@ -39,7 +39,13 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: nativeCPU
         ),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Styles", "CVips"], swiftSettings: nativeCPU),
+        .testTarget(
+            name: "ImagingTests",
+            dependencies: ["Imaging", "Styles", "CVips"],
+            exclude: ["Fixtures/make_palette_png.py"],
+            resources: [.copy("Fixtures/palette.png")],
+            swiftSettings: nativeCPU
+        ),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
