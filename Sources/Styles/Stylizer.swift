@@ -32,7 +32,14 @@ public struct Stylizer: Sendable {
                         pixelLimit: Int = ImageSource.defaultPixelLimit,
                         progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
         if sameFile(input, output) { throw ImageError(output.path, "is the input; refusing to overwrite it") }
-        let source = try ImageSource(url: input, pixelLimit: pixelLimit)
+        return try stylize(try ImageSource(url: input, pixelLimit: pixelLimit), to: output, options: options,
+                           replacing: replacing, progress: progress)
+    }
+
+    /// Stylizes an opened source (whose header the caller has looked at already).
+    @discardableResult
+    public func stylize(_ source: ImageSource, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
+                        progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
         let renderer = TileRenderer(source: source, transform: StyleTransform(stylizer: self), progress: progress)
         let format = try renderer.write(to: output, options: options, replacing: replacing)
         return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)

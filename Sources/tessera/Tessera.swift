@@ -3,11 +3,11 @@
 import ArgumentParser
 
 @main
-struct Tessera: ParsableCommand {
+struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Stylize images tile by tile with small trained convolutional networks.",
         version: "0.1.0",
-        subcommands: [StylizeCommand.self, ModelCommand.self]
+        subcommands: [DaemonCommand.self, SubmitCommand.self, StatusCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, RetryCommand.self, StylesCommand.self, StylizeCommand.self, ModelCommand.self]
     )
 }

@@ -1,0 +1,46 @@
+// Moving files without ever overwriting one: the first free name of name, name-1, name-2, ...
+
+import Crypto
+import Foundation
+
+public enum FileMoves {
+    /// The first path in `folder` for `name` that does not exist yet.
+    static func freeName(_ name: String, in folder: String) -> String {
+        let base = (name as NSString).deletingPathExtension, ext = (name as NSString).pathExtension
+        var candidate = "\(folder)/\(name)"
+        var n = 0
+        while FileManager.default.fileExists(atPath: candidate) {
+            n += 1
+            candidate = "\(folder)/\(base)-\(n)\(ext.isEmpty ? "" : ".\(ext)")"
+        }
+        return candidate
+    }
+
+    /// Moves `path` into `folder` under a free name (link + unlink, so nothing is replaced).
+    static func move(_ path: String, into folder: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        while true {
+            let target = freeName((path as NSString).lastPathComponent, in: folder)
+            if link(path, target) == 0 {
+                unlink(path)
+                return target
+            }
+            if errno == EEXIST { continue }
+            if errno == EXDEV { // another file system: copy, then remove
+                try FileManager.default.copyItem(atPath: path, toPath: target)
+                try FileManager.default.removeItem(atPath: path)
+                return target
+            }
+            throw SettingsError("cannot move \(path) to \(folder): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// SHA-256 of a file's content, streamed.
+    public static func digest(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SettingsError("\(path): cannot read") }
+        defer { try? handle.close() }
+        var hash = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,73 @@
+// The daemon's settings: Config/tessera.yaml (or --config) through swift-configuration, each key
+// overridable by a TESSERA_* environment variable, and embedded defaults under ./var.
+
+import Configuration
+import SystemPackage
+import Foundation
+
+public struct Settings: Sendable {
+    public var root: String
+    public var database: String
+    public var inbox: String
+    public var outbox: String
+    public var archive: String
+    public var failed: String
+    public var models: String
+    public var workers: Int
+    public var threads: Int
+    public var stableSeconds: Double
+    public var scanSeconds: Double
+    public var maxMegapixels: Int
+    public var attempts: Int
+
+    /// Every key, its meaning, for `--help` and the README.
+    public static let keys: [(String, String)] = [
+        ("root", "folder for the defaults below (./var)"),
+        ("database", "SQLite file (<root>/tessera.sqlite)"),
+        ("inbox", "inbox root; one folder per style (<root>/inbox)"),
+        ("outbox", "outputs, per style (<root>/outbox)"),
+        ("archive", "sources of finished jobs, per style (<root>/archive)"),
+        ("failed", "sources of failed jobs with <name>.error.txt (<root>/failed)"),
+        ("models", "folder of style model files (Models)"),
+        ("workers", "jobs run at once (1)"),
+        ("threads", "conv-core threads per job (all cores)"),
+        ("stable_seconds", "a new file counts once its size is unchanged this long (1)"),
+        ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
+        ("max_megapixels", "larger images fail (250)"),
+        ("attempts", "tries before a transient failure is final (3)"),
+    ]
+
+    /// Reads `path` (must exist) or, without one, Config/tessera.yaml when present; then the
+    /// environment.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Settings {
+        let env = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { $0.prepending(["tessera"]) }
+        var providers: [any ConfigProvider] = [env]
+        let file = path ?? (FileManager.default.fileExists(atPath: "Config/tessera.yaml") ? "Config/tessera.yaml" : nil)
+        if let file {
+            guard FileManager.default.fileExists(atPath: file) else { throw SettingsError("\(file): no such configuration file") }
+            do { providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file))) } catch {
+                throw SettingsError("\(file): \(error)")
+            }
+        }
+        let config = ConfigReader(providers: providers)
+        let root = config.string(forKey: "root", default: "./var")
+        func folder(_ key: String, _ name: String) -> String { config.string(forKey: ConfigKey(key), default: "\(root)/\(name)") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let settings = Settings(
+            root: root, database: folder("database", "tessera.sqlite"), inbox: folder("inbox", "inbox"),
+            outbox: folder("outbox", "outbox"), archive: folder("archive", "archive"), failed: folder("failed", "failed"),
+            models: config.string(forKey: "models", default: "Models"),
+            workers: config.int(forKey: "workers", default: 1), threads: config.int(forKey: "threads", default: cores),
+            stableSeconds: config.double(forKey: "stable_seconds", default: 1), scanSeconds: config.double(forKey: "scan_seconds", default: 10),
+            maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3))
+        guard settings.workers >= 1, settings.threads >= 1, settings.attempts >= 1, settings.maxMegapixels >= 1 else {
+            throw SettingsError("workers, threads, attempts and max_megapixels must be at least 1")
+        }
+        return settings
+    }
+}
+
+public struct SettingsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,263 @@
+// The job queue and everything else Tessera keeps in SQLite, through GRDB: WAL (a DatabasePool),
+// a busy timeout, migrations run by writers only. Readers (the CLI's listing commands) open the
+// file read-only, so they never write at open and never wait on the daemon's writes.
+
+import Foundation
+import GRDB
+
+public final class JobStore: Sendable {
+    public let path: String
+    let database: any DatabaseWriter & DatabaseReader
+
+    /// Opens for writing (the daemon, `submit`, `cancel`, `retry`), creating and migrating.
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrator.migrate(pool)
+        database = pool
+    }
+
+    /// Opens an existing database read-only (the listing commands).
+    public init(readingAt path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw JobStoreError("\(path): no database yet (start the daemon or submit a file first)")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        database = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+
+    // MARK: enqueueing
+
+    /// Adds a job unless the same file (path, size, mtime, digest) was ever enqueued; returns the
+    /// new job's id, or nil for a duplicate.
+    @discardableResult
+    public func enqueue(_ new: NewJob) throws -> Int64? {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (source, name, style, size, mtime, digest, origin, priority, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.size, new.mtime,
+                                 new.digest, new.origin, new.priority, Self.now])
+            guard db.changesCount > 0 else { return nil }
+            let id = db.lastInsertedRowID
+            try Self.log(db, id, "queued", "\(new.source) for style \(new.style)")
+            return id
+        }
+    }
+
+    public func isKnown(source: String, size: Int64, mtime: Double) throws -> Bool {
+        try database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ? AND size = ? AND mtime = ?)",
+                              arguments: [source, size, mtime]) ?? false
+        }
+    }
+
+    // MARK: workers
+
+    /// Takes the next runnable job (priority, then age) and marks it running.
+    public func claim(worker: String) throws -> Job? {
+        try database.write { db in
+            guard var job = try Job.fetchOne(db, sql: """
+                SELECT * FROM jobs WHERE status = 'queued' AND not_before <= ? ORDER BY priority DESC, id LIMIT 1
+                """, arguments: [Self.now]) else { return nil }
+            let now = Self.now
+            try db.execute(sql: "UPDATE jobs SET status = 'running', worker = ?, attempts = attempts + 1, started_at = ?, tiles_done = 0 WHERE id = ?",
+                           arguments: [worker, now, job.id])
+            try Self.log(db, job.id, "started", "attempt \(job.attempts + 1) on \(worker)")
+            job.status = .running
+            job.attempts += 1
+            job.worker = worker
+            job.startedAt = now
+            return job
+        }
+    }
+
+    /// Records progress; returns whether someone asked to cancel the job.
+    public func progress(_ id: Int64, done: Int, total: Int, newTiles: Int) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET tiles_done = ?, tiles_total = ? WHERE id = ?", arguments: [done, total, id])
+            if newTiles > 0 { try db.execute(sql: "INSERT INTO progress_samples (at, tiles) VALUES (?, ?)", arguments: [Self.now, newTiles]) }
+            return try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
+    public func finish(_ id: Int64, output: String, tiles: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'done', output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL WHERE id = ?",
+                           arguments: [output, tiles, tiles, Self.now, id])
+            try Self.log(db, id, "done", output)
+        }
+    }
+
+    public func moved(_ id: Int64, source: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET source = ? WHERE id = ?", arguments: [source, id])
+            try Self.log(db, id, "moved", source)
+        }
+    }
+
+    public func fail(_ id: Int64, reason: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", arguments: [reason, Self.now, id])
+            try Self.log(db, id, "failed", reason)
+        }
+    }
+
+    /// A transient failure: queued again after `delay` seconds.
+    public func retryLater(_ id: Int64, reason: String, delay: Double) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'queued', error = ?, not_before = ?, worker = NULL WHERE id = ?",
+                           arguments: [reason, Self.now + delay, id])
+            try Self.log(db, id, "retry", "in \(Int(delay)) s: \(reason)")
+        }
+    }
+
+    /// Shutdown in the middle of a job: back to the queue, the attempt not counted.
+    public func requeue(_ id: Int64, reason: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = max(attempts - 1, 0), worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [id])
+            try Self.log(db, id, "requeued", reason)
+        }
+    }
+
+    public func markCanceled(_ id: Int64) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'canceled', finished_at = ?, worker = NULL WHERE id = ?", arguments: [Self.now, id])
+            try Self.log(db, id, "canceled", "stopped")
+        }
+    }
+
+    /// At daemon start: jobs left running by a crash go back to the queue (their attempt counts).
+    public func recoverRunning() throws -> Int {
+        try database.write { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE status = 'running'")
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs SET status = 'queued', worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [id])
+                try Self.log(db, id, "recovered", "was running when the daemon stopped")
+            }
+            return ids.count
+        }
+    }
+
+    // MARK: the CLI's requests
+
+    public enum Request { case cancel, retry }
+
+    /// Cancels a queued or running job, or requeues a failed or canceled one; returns the job
+    /// afterwards, or throws a one-line reason.
+    public func request(_ request: Request, job id: Int64) throws -> Job {
+        try database.write { db in
+            guard let job = try Job.fetchOne(db, key: id) else { throw JobStoreError("no job \(id)") }
+            switch (request, job.status) {
+            case (.cancel, .queued):
+                try db.execute(sql: "UPDATE jobs SET status = 'canceled', finished_at = ? WHERE id = ?", arguments: [Self.now, id])
+                try Self.log(db, id, "canceled", "before it started")
+            case (.cancel, .running):
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+                try Self.log(db, id, "cancel", "requested")
+            case (.retry, .failed), (.retry, .canceled):
+                try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?", arguments: [id])
+                try Self.log(db, id, "queued", "retry requested")
+            default:
+                throw JobStoreError("job \(id) is \(job.status.rawValue); cannot \(request == .cancel ? "cancel" : "retry") it")
+            }
+            return try Job.fetchOne(db, key: id)!
+        }
+    }
+
+    // MARK: reading
+
+    public func jobs(status: Job.Status? = nil, style: String? = nil, limit: Int = 100) throws -> [Job] {
+        try database.read { db in
+            var request = Job.all()
+            if let status { request = request.filter(Column("status") == status.rawValue) }
+            if let style { request = request.filter(Column("style") == style) }
+            return try request.order(Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func job(_ id: Int64) throws -> (Job, [JobEvent])? {
+        try database.read { db in
+            guard let job = try Job.fetchOne(db, key: id) else { return nil }
+            return (job, try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db))
+        }
+    }
+
+    public struct Summary: Sendable {
+        public var counts: [Job.Status: Int]
+        public var running: [Job]
+        public var tilesLastMinute: Int
+        public var daemon: DaemonRecord?
+    }
+
+    public func summary() throws -> Summary {
+        try database.read { db in
+            var counts: [Job.Status: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM jobs GROUP BY status") {
+                if let s = Job.Status(rawValue: row["status"]) { counts[s] = row["n"] }
+            }
+            let running = try Job.filter(Column("status") == "running").order(Column("id")).fetchAll(db)
+            let tiles = try Int.fetchOne(db, sql: "SELECT coalesce(sum(tiles), 0) FROM progress_samples WHERE at >= ?", arguments: [Self.now - 60]) ?? 0
+            let daemon = try DaemonRecord.fetchOne(db, sql: "SELECT * FROM daemons WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 1")
+            return Summary(counts: counts, running: running, tilesLastMinute: tiles, daemon: daemon)
+        }
+    }
+
+    // MARK: the daemon's own row
+
+    public func daemonStarted(id: String, pid: Int32, host: String) throws {
+        try database.write { db in
+            let now = Self.now
+            try db.execute(sql: "UPDATE daemons SET stopped_at = ? WHERE stopped_at IS NULL AND host = ? AND id != ?", arguments: [now, host, id])
+            try db.execute(sql: "INSERT OR REPLACE INTO daemons (id, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, pid, host, now, now])
+            try db.execute(sql: "DELETE FROM progress_samples WHERE at < ?", arguments: [now - 3600])
+        }
+    }
+
+    public func heartbeat(id: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE daemons SET heartbeat_at = ? WHERE id = ?", arguments: [Self.now, id])
+        }
+    }
+
+    public func daemonStopped(id: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE daemons SET stopped_at = ? WHERE id = ?", arguments: [Self.now, id])
+        }
+    }
+
+    static func log(_ db: Database, _ id: Int64, _ kind: String, _ message: String) throws {
+        try db.execute(sql: "INSERT INTO job_events (job_id, at, kind, message) VALUES (?, ?, ?, ?)", arguments: [id, now, kind, message])
+    }
+}
+
+public struct DaemonRecord: Codable, Sendable, FetchableRecord {
+    public var id: String
+    public var pid: Int
+    public var host: String
+    public var startedAt: Double
+    public var heartbeatAt: Double
+    public var stoppedAt: Double?
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+
+    /// Alive: a recent heartbeat and, on this host, a process with that pid.
+    public var isAlive: Bool {
+        guard stoppedAt == nil, Date().timeIntervalSince1970 - heartbeatAt < 15 else { return false }
+        if host == ProcessInfo.processInfo.hostName { return kill(pid_t(pid), 0) == 0 || errno == EPERM }
+        return true
+    }
+}
+
+public struct JobStoreError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,86 @@
+// The SQLite schema (DESIGN.md §8), one named migration per change. Only writers migrate.
+
+import GRDB
+
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs, events, styles, daemons, training") { db in
+            try db.create(table: "jobs") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("source", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("style", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("mtime", .double).notNull()
+                t.column("digest", .text).notNull()
+                t.column("origin", .text).notNull() // inbox | submit
+                t.column("status", .text).notNull().defaults(to: "queued").indexed()
+                t.column("priority", .integer).notNull().defaults(to: 0)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("error", .text)
+                t.column("output", .text)
+                t.column("tiles_total", .integer).notNull().defaults(to: 0)
+                t.column("tiles_done", .integer).notNull().defaults(to: 0)
+                t.column("worker", .text)
+                t.column("cancel_requested", .boolean).notNull().defaults(to: false)
+                t.column("created_at", .double).notNull()
+                t.column("not_before", .double).notNull().defaults(to: 0)
+                t.column("started_at", .double)
+                t.column("finished_at", .double)
+                t.uniqueKey(["source", "size", "mtime", "digest"])
+            }
+            try db.create(table: "job_events") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("job_id", .integer).notNull().indexed().references("jobs", onDelete: .cascade)
+                t.column("at", .double).notNull()
+                t.column("kind", .text).notNull()
+                t.column("message", .text).notNull()
+            }
+            // Tiles finished per minute, for `tessera status`: one row per job and strip batch.
+            try db.create(table: "progress_samples") { t in
+                t.column("at", .double).notNull().indexed()
+                t.column("tiles", .integer).notNull()
+            }
+            try db.create(table: "styles") { t in
+                t.primaryKey("name", .text)
+                t.column("file", .text).notNull()
+                t.column("digest", .text).notNull()
+                t.column("metrics", .text)
+                t.column("registered_at", .double).notNull()
+            }
+            try db.create(table: "daemons") { t in
+                t.primaryKey("id", .text) // host:pid
+                t.column("pid", .integer).notNull()
+                t.column("host", .text).notNull()
+                t.column("started_at", .double).notNull()
+                t.column("heartbeat_at", .double).notNull()
+                t.column("stopped_at", .double)
+            }
+            try db.create(table: "training_runs") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().indexed()
+                t.column("settings", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("created_at", .double).notNull()
+            }
+            try db.create(table: "checkpoints") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run_id", .integer).notNull().indexed().references("training_runs", onDelete: .cascade)
+                t.column("epoch", .integer).notNull()
+                t.column("step", .integer).notNull()
+                t.column("loss", .double).notNull()
+                t.column("weights", .blob).notNull()
+                t.column("optimizer", .blob).notNull()
+                t.column("created_at", .double).notNull()
+            }
+            try db.create(table: "training_metrics") { t in
+                t.column("run_id", .integer).notNull().indexed().references("training_runs", onDelete: .cascade)
+                t.column("step", .integer).notNull()
+                t.column("loss", .double)
+                t.column("val_loss", .double)
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,28 @@
+// `tessera daemon`: the service over the inbox, until SIGTERM or SIGINT.
+
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Watch inbox/<style>/ folders and stylize every image dropped there into outbox/<style>/.",
+        discussion: "Settings (Config/tessera.yaml or --config; each overridden by TESSERA_<KEY>):\n"
+            + Settings.keys.map { "  \($0.0): \($0.1)" }.joined(separator: "\n")
+    )
+
+    @Option(help: "A YAML settings file (default: Config/tessera.yaml when present, else the embedded defaults).")
+    var config: String?
+
+    func run() async throws {
+        let settings = try await Settings.load(path: config)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "tessera")
+        let daemon = try Daemon(settings: settings, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

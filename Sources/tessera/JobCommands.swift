@@ -1,0 +1,223 @@
+// The job commands: all read (or, for submit/cancel/retry, briefly write) the daemon's database.
+
+import ArgumentParser
+import Daemon
+import Foundation
+import Imaging
+import JobStore
+import Styles
+
+/// Options every job command shares.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "A YAML settings file (as for `tessera daemon`).")
+    var config: String?
+
+    func settings() async throws -> Settings { try await Settings.load(path: config) }
+    func reader() async throws -> JobStore { try JobStore(readingAt: try await settings().database) }
+    func writer() async throws -> JobStore { try JobStore(path: try await settings().database) }
+}
+
+let jsonEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.keyEncodingStrategy = .convertToSnakeCase
+    e.outputFormatting = [.sortedKeys]
+    return e
+}()
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    print(String(decoding: try jsonEncoder.encode(value), as: UTF8.self))
+}
+
+func timestamp(_ t: Double?) -> String {
+    guard let t else { return "-" }
+    let f = DateFormatter()
+    f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return f.string(from: Date(timeIntervalSince1970: t))
+}
+
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+    func line(_ cells: [String]) -> String {
+        zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharacters(in: .whitespaces)
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+/// Exit codes for a job's outcome.
+enum Outcome {
+    static let failed: Int32 = 3
+    static let canceled: Int32 = 4
+}
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "Queue files where they are for a style.")
+
+    @Argument(help: "Image files.") var files: [String]
+    @Option(help: "A style name (or a model file path).") var style: String
+    @Option(help: "Higher runs first.") var priority = 0
+    @Flag(help: "Show progress and exit with the outcome (0 done, 3 failed, 4 canceled).") var wait = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let settings = try await store.settings()
+        _ = try StyleRegistry(directory: URL(fileURLWithPath: settings.models)).style(style)
+        let jobs = try JobStore(path: settings.database)
+        var ids: [Int64] = []
+        for file in files {
+            let path = URL(fileURLWithPath: file).standardizedFileURL.path
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            let size = Int64(attributes[.size] as? Int ?? 0)
+            let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            let digest = try FileMoves.digest(path)
+            if let id = try jobs.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "submit", priority: priority)) {
+                print("job \(id): \(path)")
+                ids.append(id)
+            } else if let existing = try jobs.jobs(limit: 100_000).first(where: { $0.source == path && $0.size == size && $0.digest == digest }) {
+                print("job \(existing.id): \(path) (already queued)")
+                ids.append(existing.id)
+            }
+        }
+        guard wait else { return }
+        let bar = ProgressBar(unit: "tiles")
+        while true {
+            let current = try ids.compactMap { try jobs.job($0)?.0 }
+            let (done, total) = current.reduce((0, 0)) { ($0.0 + $1.tilesDone, $0.1 + max($1.tilesTotal, $1.tilesDone)) }
+            bar.update(done, of: max(total, 1))
+            if current.allSatisfy({ [.done, .failed, .canceled].contains($0.status) }) {
+                bar.finish()
+                for job in current where job.status != .done { FileHandle.standardError.write(Data("job \(job.id) \(job.status.rawValue): \(job.error ?? "")\n".utf8)) }
+                if current.contains(where: { $0.status == .failed }) { throw ExitCode(Outcome.failed) }
+                if current.contains(where: { $0.status == .canceled }) { throw ExitCode(Outcome.canceled) }
+                for job in current { print("job \(job.id) done: \(job.output ?? "")") }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Daemon liveness, queue counts, current jobs, throughput.")
+    @Flag(help: "One JSON object.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    struct Report: Encodable {
+        var daemonAlive: Bool
+        var daemonPid: Int?
+        var counts: [String: Int]
+        var running: [Running]
+        var tilesPerSecond: Double
+        struct Running: Encodable { var id: Int64; var source: String; var style: String; var tilesDone: Int; var tilesTotal: Int; var etaSeconds: Double? }
+    }
+
+    func run() async throws {
+        let summary = try await store.reader().summary()
+        let now = Date().timeIntervalSince1970
+        let running = summary.running.map { job -> Report.Running in
+            let elapsed = now - (job.startedAt ?? now)
+            let eta = job.tilesDone > 0 && job.tilesTotal > 0 ? elapsed * Double(job.tilesTotal - job.tilesDone) / Double(job.tilesDone) : nil
+            return .init(id: job.id, source: job.source, style: job.style, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal, etaSeconds: eta)
+        }
+        let alive = summary.daemon?.isAlive ?? false
+        let report = Report(daemonAlive: alive, daemonPid: alive ? summary.daemon?.pid : nil,
+                            counts: Dictionary(uniqueKeysWithValues: Job.Status.allCases.map { ($0.rawValue, summary.counts[$0] ?? 0) }),
+                            running: running, tilesPerSecond: Double(summary.tilesLastMinute) / 60)
+        if json { return try printJSON(report) }
+        print(alive ? "daemon: running (pid \(summary.daemon!.pid) on \(summary.daemon!.host))" : "daemon: not running")
+        print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
+        for r in running {
+            let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
+            print("job \(r.id) [\(r.style)] \(r.source): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
+        }
+        print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
+    }
+}
+
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs, newest first.")
+    @Option(help: "queued, running, done, failed or canceled.") var status: String?
+    @Option(help: "Only this style.") var style: String?
+    @Option(help: "At most this many.") var limit = 50
+    @Flag(help: "A JSON array.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if let status, Job.Status(rawValue: status) == nil { throw ValidationError("unknown status '\(status)'") }
+    }
+
+    func run() async throws {
+        let jobs = try await store.reader().jobs(status: status.flatMap(Job.Status.init), style: style, limit: limit)
+        if json { return try printJSON(jobs) }
+        print(table(["ID", "STATUS", "STYLE", "TILES", "CREATED", "FILE"], jobs.map {
+            ["\($0.id)", $0.status.rawValue, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), $0.source]
+        }))
+    }
+}
+
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "One job's details and events.")
+    @Argument var id: Int64
+    @Flag(help: "One JSON object.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    struct Detail: Encodable { var job: Job; var events: [JobEvent] }
+
+    func run() async throws {
+        guard let (job, events) = try await store.reader().job(id) else { throw JobStoreError("no job \(id)") }
+        if json { return try printJSON(Detail(job: job, events: events)) }
+        print("""
+            job \(job.id): \(job.status.rawValue)
+            source:   \(job.source)
+            style:    \(job.style)
+            output:   \(job.output ?? "-")
+            tiles:    \(job.tilesDone)/\(job.tilesTotal)
+            attempts: \(job.attempts)
+            error:    \(job.error ?? "-")
+            created:  \(timestamp(job.createdAt)), started \(timestamp(job.startedAt)), finished \(timestamp(job.finishedAt))
+            """)
+        print(table(["AT", "EVENT", "MESSAGE"], events.map { [timestamp($0.at), $0.kind, $0.message] }))
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a queued or running job.")
+    @Argument var id: Int64
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        let job = try await store.writer().request(.cancel, job: id)
+        print(job.status == .canceled ? "job \(id) canceled" : "job \(id): cancel requested")
+    }
+}
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue a failed or canceled job again.")
+    @Argument var id: Int64
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        _ = try await store.writer().request(.retry, job: id)
+        print("job \(id) queued")
+    }
+}
+
+struct StylesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "styles", abstract: "The styles the models folder holds.")
+    @Flag(help: "A JSON array.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    struct Entry: Encodable { var name: String; var file: String; var input: String; var output: String; var params: Int; var error: String? }
+
+    func run() async throws {
+        let registry = StyleRegistry(directory: URL(fileURLWithPath: try await store.settings().models))
+        let entries = registry.names().map { name -> Entry in
+            let file = registry.directory.appendingPathComponent("\(name).safetensors").path
+            do {
+                let style = try registry.style(name)
+                return Entry(name: name, file: file, input: style.colour.input.rawValue, output: style.colour.output.rawValue,
+                             params: style.model.summary.totalParams, error: nil)
+            } catch { return Entry(name: name, file: file, input: "-", output: "-", params: 0, error: "\(error)") }
+        }
+        if json { return try printJSON(entries) }
+        print(table(["STYLE", "INPUT", "OUTPUT", "PARAMS", "FILE"], entries.map { [$0.name, $0.input, $0.output, "\($0.params)", $0.error ?? $0.file] }))
+    }
+}
