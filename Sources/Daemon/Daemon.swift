@@ -39,13 +39,12 @@ public final class Daemon: Service, @unchecked Sendable {
         logger.info("tessera daemon started", metadata: ["database": "\(settings.database)", "inbox": "\(settings.inbox)",
                                                        "styles": "\(registry.names().joined(separator: ","))", "requeued": "\(recovered)"])
         let watcher = try InboxWatcher(root: settings.inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds)
-        var threads: [Thread] = []
         let finished = DispatchGroup()
         let watch = Thread { [self] in watchLoop(watcher); finished.leave() }
-        finished.enter(); watch.start(); threads.append(watch)
+        finished.enter(); watch.start()
         for n in 0..<settings.workers {
             let worker = Thread { [self] in workLoop(name: "\(id)/\(n)"); finished.leave() }
-            finished.enter(); worker.start(); threads.append(worker)
+            finished.enter(); worker.start()
         }
         try? await gracefulShutdown()
         logger.info("stopping: running jobs go back to the queue")
@@ -75,8 +74,9 @@ public final class Daemon: Service, @unchecked Sendable {
         do {
             guard try !store.isKnown(source: path, size: size, mtime: mtime) else { return }
             let digest = try FileMoves.digest(path)
-            if let job = try store.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "inbox")) {
-                logger.info("queued", metadata: ["job": "\(job)", "file": "\(path)", "style": "\(style)"])
+            let job = try store.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "inbox"))
+            if job.added {
+                logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(path)", "style": "\(style)"])
                 wake.broadcast()
             }
         } catch {

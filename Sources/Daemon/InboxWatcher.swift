@@ -46,7 +46,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: "\(root)/\(style)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             if !watched.contains(style) { addWatch("\(root)/\(style)", style: style) }
-            for name in (try? fm.contentsOfDirectory(atPath: "\(root)/\(style)")) ?? [] { consider(style: style, name: name) }
+            rescanStyle(style)
         }
     }
 

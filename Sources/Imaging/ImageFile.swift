@@ -37,8 +37,7 @@ public enum ImageFile {
         let colour = bands >= 3
         image.pointee.Type = bitDepth == 16 ? (colour ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
                                             : (colour ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
+        let temporary = temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
         guard options.write(image, as: format, to: temporary.path) == 0 else { throw ImageError(url.path, Vips.lastError()) }
         try commit(temporary, to: url, replacing: true)

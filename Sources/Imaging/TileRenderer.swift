@@ -50,8 +50,7 @@ public final class TileRenderer: @unchecked Sendable {
     public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false) throws -> ImageFormat {
         let format = options.format ?? source.format ?? .png
         outputDepth = source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
+        let temporary = temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
 
         guard let out = vips_image_new() else { throw ImageError(url.path, Vips.lastError()) }
@@ -231,6 +230,12 @@ private func quantise<T: FixedWidthInteger & UnsignedInteger>(_ values: [Float],
         }
     }
     return bytes
+}
+
+/// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles).
+func temporaryFile(for url: URL, format: ImageFormat) -> URL {
+    url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
 }
 
 /// Moves a finished temporary file into place: fsync, then rename (replacing) or link (refusing to

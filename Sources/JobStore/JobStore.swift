@@ -37,19 +37,23 @@ public final class JobStore: Sendable {
     // MARK: enqueueing
 
     /// Adds a job unless the same file (path, size, mtime, digest) was ever enqueued; returns the
-    /// new job's id, or nil for a duplicate.
+    /// job's id and whether it is new.
     @discardableResult
-    public func enqueue(_ new: NewJob) throws -> Int64? {
+    public func enqueue(_ new: NewJob) throws -> (id: Int64, added: Bool) {
         try database.write { db in
             try db.execute(sql: """
                 INSERT INTO jobs (source, name, style, size, mtime, digest, origin, priority, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.size, new.mtime,
                                  new.digest, new.origin, new.priority, Self.now])
-            guard db.changesCount > 0 else { return nil }
+            guard db.changesCount > 0 else {
+                let id = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE source = ? AND size = ? AND mtime = ? AND digest = ?",
+                                            arguments: [new.source, new.size, new.mtime, new.digest])
+                return (id!, false)
+            }
             let id = db.lastInsertedRowID
             try Self.log(db, id, "queued", "\(new.source) for style \(new.style)")
-            return id
+            return (id, true)
         }
     }
 

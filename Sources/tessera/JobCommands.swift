@@ -70,13 +70,9 @@ struct SubmitCommand: AsyncParsableCommand {
             let size = Int64(attributes[.size] as? Int ?? 0)
             let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             let digest = try FileMoves.digest(path)
-            if let id = try jobs.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "submit", priority: priority)) {
-                print("job \(id): \(path)")
-                ids.append(id)
-            } else if let existing = try jobs.jobs(limit: 100_000).first(where: { $0.source == path && $0.size == size && $0.digest == digest }) {
-                print("job \(existing.id): \(path) (already queued)")
-                ids.append(existing.id)
-            }
+            let job = try jobs.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "submit", priority: priority))
+            print("job \(job.id): \(path)\(job.added ? "" : " (already queued)")")
+            ids.append(job.id)
         }
         guard wait else { return }
         let bar = ProgressBar(unit: "tiles")

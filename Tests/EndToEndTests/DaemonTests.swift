@@ -38,19 +38,7 @@ import Testing
 
         func folder(_ path: String) -> URL { root.appendingPathComponent("var/\(path)") }
 
-        func cli(_ arguments: [String]) throws -> Run {
-            let p = Process()
-            p.executableURL = tesseraBinary
-            p.arguments = arguments
-            p.environment = environment
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-        }
+        func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment) }
 
         func jobs() throws -> [[String: Any]] {
             let run = try cli(["jobs", "--json", "--limit", "1000"])

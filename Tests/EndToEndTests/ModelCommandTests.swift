@@ -16,10 +16,11 @@ struct Run {
     let stderr: String
 }
 
-func tessera(_ arguments: [String]) throws -> Run {
+func tessera(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
     let p = Process()
     p.executableURL = tesseraBinary
     p.arguments = arguments
+    if let environment { p.environment = environment }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
