@@ -69,7 +69,7 @@ let package = Package(
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tessera", "Imaging"]
+            dependencies: ["tessera", "Imaging", "JobStore", "Styles", "Daemon"]
         ),
     ],
     swiftLanguageModes: [.v6]

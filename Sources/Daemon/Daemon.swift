@@ -2,7 +2,12 @@
 // and worker threads that run jobs: stylize into outbox/<style>/ (never overwriting), mark done,
 // then archive the source; on failure record the reason and move the source to failed/<style>/
 // beside <name>.error.txt. Runs as a swift-service-lifecycle Service: SIGTERM or SIGINT stops
-// taking jobs, puts the running ones back in the queue and exits 0.
+// taking jobs, puts the running ones back in the queue and exits 0. SIGHUP reloads the styles.
+//
+// A kill -9 can land anywhere; a restart repairs each window: running jobs are queued again, a
+// job's output name is reserved in the database before it is written (so a rerun whose earlier
+// attempt got as far as the rename just records it), temporary files of dead writers are removed,
+// and finished jobs whose source is still in the inbox are archived or failed then.
 
 import Foundation
 import Imaging
@@ -17,10 +22,10 @@ public final class Daemon: Service, @unchecked Sendable {
     let registry: StyleRegistry
     let logger: Logger
     let id: String
+    private let notifier = SystemdNotifier()
     private let stopping = Locked(false)
     private let wake = NSCondition()
-    private var styleCache: [String: Style] = [:]
-    private let styleLock = NSLock()
+    private let styleCache = Locked<[String: Style]>([:])
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -36,8 +41,17 @@ public final class Daemon: Service, @unchecked Sendable {
         }
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
         let recovered = try store.recoverRunning()
+        for name in FileMoves.removeStaleTemporaries(under: settings.outbox) { logger.info("removed a dead writer's temporary file \(name)") }
+        for job in try store.unsettled(under: settings.inbox) { settle(job) }
+        reloadStyles()
         logger.info("tessera daemon started", metadata: ["database": "\(settings.database)", "inbox": "\(settings.inbox)",
                                                        "styles": "\(registry.names().joined(separator: ","))", "requeued": "\(recovered)"])
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { [self] in reloadStyles() }
+        hangup.resume()
+        defer { hangup.cancel() }
+
         let watcher = try InboxWatcher(root: settings.inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds)
         let finished = DispatchGroup()
         let watch = Thread { [self] in watchLoop(watcher); finished.leave() }
@@ -46,13 +60,34 @@ public final class Daemon: Service, @unchecked Sendable {
             let worker = Thread { [self] in workLoop(name: "\(id)/\(n)"); finished.leave() }
             finished.enter(); worker.start()
         }
+        notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
         try? await gracefulShutdown()
         logger.info("stopping: running jobs go back to the queue")
+        notifier.send("STOPPING=1")
         stopping.withLock { $0 = true }
         wake.broadcast()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in finished.notify(queue: .global()) { c.resume() } }
         try? store.daemonStopped(id: id)
         logger.info("stopped")
+    }
+
+    /// Forgets loaded models (a retrained style is read again) and registers the styles the models
+    /// folder holds in the database.
+    private func reloadStyles() {
+        styleCache.withLock { $0 = [:] }
+        var records: [StyleRecord] = []
+        for name in registry.names() {
+            let file = registry.directory.appendingPathComponent("\(name).safetensors").path
+            do {
+                let style = try registry.style(name)
+                records.append(StyleRecord(name: name, file: file, digest: try FileMoves.digest(file), metrics: style.metadata["tessera.metrics"]))
+            } catch {
+                logger.error("style \(name) is not served: \(error)")
+            }
+        }
+        do { try store.register(styles: records) } catch { logger.error("cannot register styles: \(error)") }
+        logger.info("styles loaded", metadata: ["styles": "\(records.map(\.name).joined(separator: ","))"])
+        wake.broadcast()
     }
 
     private var isStopping: Bool { stopping.withLock { $0 } }
@@ -62,8 +97,12 @@ public final class Daemon: Service, @unchecked Sendable {
         while !isStopping {
             for file in watcher.poll() { enqueue(file.path, style: file.style, size: file.size, mtime: file.mtime) }
             if Date().timeIntervalSince(lastScan) >= settings.scanSeconds { watcher.rescan(); lastScan = Date() }
-            if Date().timeIntervalSince(lastBeat) >= 2 {
-                do { try store.heartbeat(id: id) } catch { logger.error("heartbeat: \(error)") }
+            if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
+                // The watchdog is fed only while the database takes writes.
+                do {
+                    try store.heartbeat(id: id)
+                    notifier.send("WATCHDOG=1")
+                } catch { logger.error("heartbeat: \(error)") }
                 lastBeat = Date()
             }
             usleep(100_000)
@@ -102,12 +141,10 @@ public final class Daemon: Service, @unchecked Sendable {
     }
 
     private func style(_ name: String) throws -> Style {
-        try styleLock.withLock {
-            if let cached = styleCache[name] { return cached }
-            let style = try registry.style(name)
-            styleCache[name] = style
-            return style
-        }
+        if let cached = styleCache.withLock({ $0[name] }) { return cached }
+        let style = try registry.style(name)
+        styleCache.withLock { $0[name] = style }
+        return style
     }
 
     private enum Outcome { case done, canceled, interrupted }
@@ -118,11 +155,17 @@ public final class Daemon: Service, @unchecked Sendable {
             let style = try style(job.style)
             let outFolder = "\(settings.outbox)/\(job.style)"
             try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+            if let earlier = job.output, FileManager.default.fileExists(atPath: earlier) {
+                // An earlier attempt renamed its output into place and died before recording it.
+                try store.finish(job.id, output: earlier, tiles: job.tilesTotal)
+                logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(earlier)"])
+                return settle(job)
+            }
             let source = try ImageSource(url: URL(fileURLWithPath: job.source), pixelLimit: settings.maxMegapixels * 1_000_000)
             let format = source.format ?? .png
             var name = job.name
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
-            let output = FileMoves.freeName(name, in: outFolder)
+            let output = try store.reserveOutput(job.id) { FileMoves.freeName(name, in: outFolder, taken: $0) }
             let reported = Locked((done: 0, at: Date.distantPast, stop: Outcome?.none))
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
@@ -150,13 +193,10 @@ public final class Daemon: Service, @unchecked Sendable {
             _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.withLock { $0.done })
             logger.info("done", metadata: ["job": "\(job.id)", "output": "\(output)",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
-            if job.origin == "inbox" {
-                let archived = try FileMoves.move(job.source, into: "\(settings.archive)/\(job.style)")
-                try store.moved(job.id, source: archived)
-            }
         } catch {
-            fail(job, error)
+            return fail(job, error)
         }
+        settle(job)
     }
 
     /// Bad input fails at once; anything else (a full disk, a missing style file) is retried with
@@ -173,12 +213,30 @@ public final class Daemon: Service, @unchecked Sendable {
             }
             logger.error("job \(job.id) failed: \(reason)")
             try store.fail(job.id, reason: reason)
-            guard job.origin == "inbox", FileManager.default.fileExists(atPath: job.source) else { return }
-            let moved = try FileMoves.move(job.source, into: "\(settings.failed)/\(job.style)")
-            try Data((reason + "\n").utf8).write(to: URL(fileURLWithPath: moved + ".error.txt"))
-            try store.moved(job.id, source: moved)
+            var failed = job
+            failed.status = .failed
+            failed.error = reason
+            settle(failed)
         } catch {
             logger.error("job \(job.id): cannot record the failure: \(error)")
+        }
+    }
+
+    /// Moves the source of a finished inbox job out of the inbox: to archive/<style>/ when done,
+    /// to failed/<style>/ beside <name>.error.txt when failed. Submitted files stay where they are.
+    private func settle(_ job: Job) {
+        guard job.origin == "inbox", FileManager.default.fileExists(atPath: job.source) else { return }
+        do {
+            if job.status == .failed {
+                let moved = try FileMoves.move(job.source, into: "\(settings.failed)/\(job.style)")
+                try Data(((job.error ?? "failed") + "\n").utf8).write(to: URL(fileURLWithPath: moved + ".error.txt"))
+                try store.moved(job.id, source: moved)
+            } else {
+                let archived = try FileMoves.move(job.source, into: "\(settings.archive)/\(job.style)")
+                try store.moved(job.id, source: archived)
+            }
+        } catch {
+            logger.error("job \(job.id): cannot move \(job.source) out of the inbox: \(error)")
         }
     }
 }

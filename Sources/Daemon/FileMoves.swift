@@ -4,12 +4,12 @@ import Crypto
 import Foundation
 
 public enum FileMoves {
-    /// The first path in `folder` for `name` that does not exist yet.
-    static func freeName(_ name: String, in folder: String) -> String {
+    /// The first path in `folder` for `name` that does not exist yet and is not in `taken`.
+    static func freeName(_ name: String, in folder: String, taken: Set<String> = []) -> String {
         let base = (name as NSString).deletingPathExtension, ext = (name as NSString).pathExtension
         var candidate = "\(folder)/\(name)"
         var n = 0
-        while FileManager.default.fileExists(atPath: candidate) {
+        while taken.contains(candidate) || FileManager.default.fileExists(atPath: candidate) {
             n += 1
             candidate = "\(folder)/\(base)-\(n)\(ext.isEmpty ? "" : ".\(ext)")"
         }
@@ -33,6 +33,21 @@ public enum FileMoves {
             }
             throw SettingsError("cannot move \(path) to \(folder): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Removes the temporary files of writers that died (`.<name>.tessera-<pid>-<n>.<suffix>`,
+    /// left by a kill -9 in the middle of a write) from the subfolders of `root`.
+    static func removeStaleTemporaries(under root: String) -> [String] {
+        var removed: [String] = []
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(folder)")) ?? [] where name.hasPrefix(".") {
+                guard let marker = name.range(of: ".tessera-"),
+                      let pid = Int32(name[marker.upperBound...].prefix { $0.isNumber }),
+                      kill(pid, 0) != 0 && errno == ESRCH else { continue }
+                if unlink("\(root)/\(folder)/\(name)") == 0 { removed.append("\(folder)/\(name)") }
+            }
+        }
+        return removed
     }
 
     /// SHA-256 of a file's content, streamed.

@@ -29,7 +29,7 @@ public struct Settings: Sendable {
         ("archive", "sources of finished jobs, per style (<root>/archive)"),
         ("failed", "sources of failed jobs with <name>.error.txt (<root>/failed)"),
         ("models", "folder of style model files (Models)"),
-        ("workers", "jobs run at once (1)"),
+        ("workers", "jobs run at once (2: one decodes and encodes while the other computes)"),
         ("threads", "conv-core threads per job (all cores)"),
         ("stable_seconds", "a new file counts once its size is unchanged this long (1)"),
         ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
@@ -57,7 +57,7 @@ public struct Settings: Sendable {
             root: root, database: folder("database", "tessera.sqlite"), inbox: folder("inbox", "inbox"),
             outbox: folder("outbox", "outbox"), archive: folder("archive", "archive"), failed: folder("failed", "failed"),
             models: config.string(forKey: "models", default: "Models"),
-            workers: config.int(forKey: "workers", default: 1), threads: config.int(forKey: "threads", default: cores),
+            workers: config.int(forKey: "workers", default: 2), threads: config.int(forKey: "threads", default: cores),
             stableSeconds: config.double(forKey: "stable_seconds", default: 1), scanSeconds: config.double(forKey: "scan_seconds", default: 10),
             maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3))
         guard settings.workers >= 1, settings.threads >= 1, settings.attempts >= 1, settings.maxMegapixels >= 1 else {

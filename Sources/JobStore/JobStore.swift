@@ -84,6 +84,18 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Picks the job's output path once, so a rerun after a crash finds what an earlier attempt
+    /// wrote. `choose` gets the outputs other unfinished jobs have reserved and must avoid them.
+    public func reserveOutput(_ id: Int64, choose: (Set<String>) -> String) throws -> String {
+        try database.write { db in
+            if let reserved = try String.fetchOne(db, sql: "SELECT output FROM jobs WHERE id = ?", arguments: [id]) { return reserved }
+            let taken = try String.fetchSet(db, sql: "SELECT output FROM jobs WHERE output IS NOT NULL AND status IN ('queued', 'running')")
+            let output = choose(taken)
+            try db.execute(sql: "UPDATE jobs SET output = ? WHERE id = ?", arguments: [output, id])
+            return output
+        }
+    }
+
     /// Records progress; returns whether someone asked to cancel the job.
     public func progress(_ id: Int64, done: Int, total: Int, newTiles: Int) throws -> Bool {
         try database.write { db in
@@ -110,7 +122,7 @@ public final class JobStore: Sendable {
 
     public func fail(_ id: Int64, reason: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", arguments: [reason, Self.now, id])
+            try db.execute(sql: "UPDATE jobs SET status = 'failed', error = ?, output = NULL, finished_at = ? WHERE id = ?", arguments: [reason, Self.now, id])
             try Self.log(db, id, "failed", reason)
         }
     }
@@ -134,7 +146,7 @@ public final class JobStore: Sendable {
 
     public func markCanceled(_ id: Int64) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'canceled', finished_at = ?, worker = NULL WHERE id = ?", arguments: [Self.now, id])
+            try db.execute(sql: "UPDATE jobs SET status = 'canceled', output = NULL, finished_at = ?, worker = NULL WHERE id = ?", arguments: [Self.now, id])
             try Self.log(db, id, "canceled", "stopped")
         }
     }
@@ -149,6 +161,31 @@ public final class JobStore: Sendable {
             }
             return ids.count
         }
+    }
+
+    /// Finished jobs whose source is still under `folder` (the daemon stopped before moving it).
+    public func unsettled(under folder: String) throws -> [Job] {
+        try database.read { db in
+            try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE status IN ('done', 'failed') AND origin = 'inbox' AND substr(source, 1, ?) = ?",
+                             arguments: [folder.count + 1, folder + "/"])
+        }
+    }
+
+    // MARK: styles
+
+    /// Replaces the registered styles with `styles`.
+    public func register(styles: [StyleRecord]) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM styles")
+            for style in styles {
+                try db.execute(sql: "INSERT INTO styles (name, file, digest, metrics, registered_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [style.name, style.file, style.digest, style.metrics, Self.now])
+            }
+        }
+    }
+
+    public func styles() throws -> [StyleRecord] {
+        try database.read { db in try StyleRecord.fetchAll(db, sql: "SELECT * FROM styles ORDER BY name") }
     }
 
     // MARK: the CLI's requests
@@ -258,6 +295,17 @@ public struct DaemonRecord: Codable, Sendable, FetchableRecord {
         guard stoppedAt == nil, Date().timeIntervalSince1970 - heartbeatAt < 15 else { return false }
         if host == ProcessInfo.processInfo.hostName { return kill(pid_t(pid), 0) == 0 || errno == EPERM }
         return true
+    }
+}
+
+/// A style the daemon serves, as the `styles` table holds it.
+public struct StyleRecord: Codable, Sendable, Equatable, FetchableRecord {
+    public var name: String
+    public var file: String
+    public var digest: String
+    public var metrics: String?
+    public init(name: String, file: String, digest: String, metrics: String?) {
+        (self.name, self.file, self.digest, self.metrics) = (name, file, digest, metrics)
     }
 }
 

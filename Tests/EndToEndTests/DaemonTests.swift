@@ -2,18 +2,22 @@
 // inbox/<style>/ (copied, written slowly, moved in, broken), outputs checked, the job CLI read.
 
 import ConvCore
+import Daemon
 import Foundation
 import Imaging
+import JobStore
+import Styles
 import Testing
 
 @Suite(.serialized) struct DaemonTests {
-    /// A daemon over a fresh root with the identity style and a spec-based "tint" style.
+    /// A daemon over a fresh root with the identity style and a spec-based "tint" style; its log
+    /// goes to <root>/daemon.log.
     final class Running {
         let root: URL
-        let process = Process()
+        var process = Process()
         var environment: [String: String]
 
-        init() throws {
+        init(settings: [String: String] = [:], start: Bool = true) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-daemon-\(UUID().uuidString)")
             let models = root.appendingPathComponent("models")
             try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
@@ -26,19 +30,34 @@ import Testing
             environment["TESSERA_ROOT"] = root.appendingPathComponent("var").path
             environment["TESSERA_MODELS"] = models.path
             environment["TESSERA_STABLE_SECONDS"] = "0.5"
+            for (key, value) in settings { environment["TESSERA_\(key.uppercased())"] = value }
+            if start { try self.start() }
+        }
+
+        /// Starts the daemon (again) and waits until it watches the style folders.
+        func start() throws {
+            process = Process()
             process.executableURL = tesseraBinary
             process.arguments = ["daemon"]
             process.environment = environment
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            let log = root.appendingPathComponent("daemon.log")
+            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: log)
+            try handle.seekToEnd()
+            process.standardError = handle
             try process.run()
-            let inbox = root.appendingPathComponent("var/inbox/tint")
             let deadline = Date().addingTimeInterval(20)
-            while !FileManager.default.fileExists(atPath: inbox.path) && Date() < deadline { usleep(50_000) }
+            while !FileManager.default.fileExists(atPath: folder("inbox/tint").path) && Date() < deadline { usleep(50_000) }
+            while (try? cli(["status", "--json"]).stdout.contains("\"daemon_alive\":true")) != true && Date() < deadline { usleep(50_000) }
         }
 
         func folder(_ path: String) -> URL { root.appendingPathComponent("var/\(path)") }
 
+        func files(_ path: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder(path).path).sorted() }
+
         func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment) }
+
+        func store() throws -> JobStore { try JobStore(readingAt: folder("tessera.sqlite").path) }
 
         func jobs() throws -> [[String: Any]] {
             let run = try cli(["jobs", "--json", "--limit", "1000"])
@@ -90,7 +109,7 @@ import Testing
         try ImageFile.save(Self.image(101, width: 300, height: 200), bitDepth: 8, to: slow)
         inputs["slow.png"] = try ImageFile.load(slow).pixels
         let bytes = try Data(contentsOf: slow)
-        FileManager.default.createFile(atPath: daemon.folder("inbox/identity/slow.png").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: daemon.folder("inbox/identity/slow.png").path, contents: nil)
         let handle = try FileHandle(forWritingTo: daemon.folder("inbox/identity/slow.png"))
         for chunk in 0..<10 {
             try handle.write(contentsOf: bytes[(chunk * bytes.count / 10)..<((chunk + 1) * bytes.count / 10)])
@@ -113,7 +132,7 @@ import Testing
     }
 
     @Test func badInputsFailIntoFailedAndTheDaemonGoesOn() throws {
-        let daemon = try Running()
+        let daemon = try Running(settings: ["max_megapixels": "1"])
         defer { daemon.stop() }
         let good = daemon.root.appendingPathComponent("good.png")
         try ImageFile.save(Self.image(7), bitDepth: 8, to: good)
@@ -124,11 +143,16 @@ import Testing
             "corrupt.jpg": jpegBytes.prefix(jpegBytes.count / 2),
             "text.png": Data("not a png\n".utf8),
             "zero.jpg": Data(),
+            "large.png": try { () throws -> Data in
+                let large = daemon.root.appendingPathComponent("large.png")
+                try ImageFile.save(Self.image(9, width: 1200, height: 900), bitDepth: 8, to: large)
+                return try Data(contentsOf: large)
+            }(),
         ]
         try FileManager.default.copyItem(at: good, to: daemon.folder("inbox/identity/before.png"))
         for (name, data) in bad { try data.write(to: daemon.folder("inbox/identity/\(name)")) }
         try FileManager.default.copyItem(at: good, to: daemon.folder("inbox/identity/after.png"))
-        let jobs = try daemon.waitForJobs(5)
+        let jobs = try daemon.waitForJobs(6)
         let byName = Dictionary(uniqueKeysWithValues: jobs.map { (($0["source"] as! String as NSString).lastPathComponent, $0) })
         #expect(byName["before.png"]?["status"] as? String == "done" && byName["after.png"]?["status"] as? String == "done")
         for name in bad.keys {
@@ -141,6 +165,149 @@ import Testing
         let status = try daemon.cli(["status", "--json"])
         let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect(report?["daemon_alive"] as? Bool == true)
-        #expect((report?["counts"] as? [String: Int])?["failed"] == 3)
+        #expect((report?["counts"] as? [String: Int])?["failed"] == 4)
+        #expect(byName["large.png"]?["error"] as? String ?? "" == daemon.folder("inbox/identity/large.png").path
+            + ": 1200x900 is 1.1 megapixels, over the limit of 1.0 megapixels")
+    }
+
+    /// kill -9 while one job runs and others wait: after a restart each job is done exactly once,
+    /// each output exists once, nothing is left in the inbox or as a temporary file.
+    @Test func killNineThenRestartCompletesEveryJobOnce() throws {
+        let daemon = try Running(settings: ["workers": "1", "threads": "1"])
+        defer { daemon.stop() }
+        let staging = daemon.root.appendingPathComponent("staging")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        // A big smooth JPEG keeps the single worker busy for a few seconds.
+        let big = staging.appendingPathComponent("big.jpg")
+        let (width, height) = (6000, 4000)
+        var pixels = [Float](repeating: 0, count: width * height * 3)
+        for y in 0..<height { for x in 0..<width { for c in 0..<3 { pixels[(y * width + x) * 3 + c] = Float((x + y * (c + 1)) % 256) / 255 } } }
+        try ImageFile.save(Tensor(shape: [1, height, width, 3], scalars: pixels), bitDepth: 8, to: big)
+        try FileManager.default.moveItem(at: big, to: daemon.folder("inbox/identity/big.jpg"))
+        let store = try daemon.store()
+        func count(_ status: Job.Status) throws -> Int { try store.jobs(status: status, limit: 1000).count }
+        var deadline = Date().addingTimeInterval(30)
+        while try count(.running) == 0 && Date() < deadline { usleep(20_000) }
+        var inputs: [String: Tensor] = [:]
+        for i in 0..<10 {
+            let made = staging.appendingPathComponent("small\(i).png")
+            try ImageFile.save(Self.image(UInt64(200 + i)), bitDepth: 8, to: made)
+            inputs[made.lastPathComponent] = try ImageFile.load(made).pixels
+            try FileManager.default.moveItem(at: made, to: daemon.folder("inbox/identity/\(made.lastPathComponent)"))
+        }
+        deadline = Date().addingTimeInterval(30)
+        while try count(.queued) < 10 && Date() < deadline { usleep(20_000) }
+        let (running, queued) = (try count(.running), try count(.queued))
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        #expect(running == 1 && queued == 10, "running \(running), queued \(queued) at the kill")
+
+        try daemon.start()
+        let jobs = try daemon.waitForJobs(11)
+        #expect(jobs.count == 11 && jobs.allSatisfy { $0["status"] as? String == "done" }, "\(jobs.map { "\($0["source"] ?? "") \($0["status"] ?? "")" })")
+        for job in try store.jobs(limit: 1000) {
+            let events = try store.job(job.id)?.1 ?? []
+            #expect(events.filter { $0.kind == "done" }.count == 1, "job \(job.id): \(events.map(\.kind))")
+        }
+        let names = (inputs.keys + ["big.jpg"]).sorted()
+        #expect(try daemon.files("outbox/identity") == names) // no -1 duplicates, no temporary files
+        #expect(try daemon.files("archive/identity") == names)
+        #expect(try daemon.files("inbox/identity").isEmpty)
+        for (name, pixels) in inputs { #expect(try ImageFile.load(daemon.folder("outbox/identity/\(name)")).pixels == pixels, "\(name)") }
+        let bigOut = try ImageSource(url: daemon.folder("outbox/identity/big.jpg"))
+        #expect(bigOut.width == width && bigOut.height == height)
+    }
+
+    /// Ten clients list jobs and ask for the status for ten seconds while the daemon works through
+    /// a steady stream of files: every answer succeeds and parses.
+    @Test func tenReadersWhileTheDaemonWrites() throws {
+        let daemon = try Running()
+        defer { daemon.stop() }
+        let staging = daemon.root.appendingPathComponent("staging")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        let sample = staging.appendingPathComponent("sample.png")
+        try ImageFile.save(Self.image(300, width: 256, height: 256), bitDepth: 8, to: sample)
+        let end = Date().addingTimeInterval(10)
+        let answers = Locked((count: 0, bad: [String]()))
+        let clients = DispatchGroup(), environment = daemon.environment
+        for client in 0..<10 {
+            DispatchQueue.global().async(group: clients) {
+                var n = 0
+                while Date() < end {
+                    let arguments = n % 2 == 0 ? ["jobs", "--json"] : ["status", "--json"]
+                    n += 1
+                    let outcome: String?
+                    do {
+                        let run = try tessera(arguments, environment: environment)
+                        if run.status != 0 || !run.stderr.isEmpty { outcome = "exit \(run.status): \(run.stderr)" }
+                        else if (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8))) == nil { outcome = "unparsable: \(run.stdout.prefix(200))" }
+                        else { outcome = nil }
+                    } catch { outcome = "\(error)" }
+                    answers.withLock { a in
+                        a.count += 1
+                        if let outcome { a.bad.append("client \(client) \(arguments[0]): \(outcome)") }
+                    }
+                }
+            }
+        }
+        var dropped = 0
+        while Date() < end {
+            try FileManager.default.copyItem(at: sample, to: staging.appendingPathComponent("f\(dropped).png"))
+            try FileManager.default.moveItem(at: staging.appendingPathComponent("f\(dropped).png"), to: daemon.folder("inbox/identity/f\(dropped).png"))
+            dropped += 1
+            usleep(50_000)
+        }
+        clients.wait()
+        let (count, bad) = answers.withLock { ($0.count, $0.bad) }
+        let done = try daemon.store().jobs(status: .done, limit: 10_000).count
+        #expect(bad.isEmpty, "\(bad.count) of \(count) answers failed: \(bad.prefix(5))")
+        print("\(count) answers from 10 readers in 10 s, \(done) of \(dropped) jobs done meanwhile")
+        #expect(count >= 50 && done >= 20, "\(count) answers, \(done) of \(dropped) jobs done")
+    }
+
+    /// The daemon registers the styles it serves in SQLite, and SIGHUP reads the models folder again.
+    @Test func stylesAreRegisteredAndReloadedOnHangup() throws {
+        let daemon = try Running()
+        defer { daemon.stop() }
+        #expect(try daemon.store().styles().map(\.name) == ["identity", "tint"])
+        let models = daemon.root.appendingPathComponent("models")
+        try FileManager.default.copyItem(at: models.appendingPathComponent("tint.safetensors"), to: models.appendingPathComponent("tint2.safetensors"))
+        kill(daemon.process.processIdentifier, SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while try daemon.store().styles().count < 3 && Date() < deadline { usleep(50_000) }
+        let styles = try daemon.store().styles()
+        #expect(styles.map(\.name) == ["identity", "tint", "tint2"])
+        #expect(styles.last?.digest == (try FileMoves.digest(models.appendingPathComponent("tint2.safetensors").path)))
+        #expect(daemon.process.isRunning)
+    }
+
+    /// The window kill -9 can hit between the output's rename and the job's "done": the restarted
+    /// daemon records the output the dead one wrote instead of writing it again, and removes the
+    /// dead writer's temporary file.
+    @Test func outputWrittenBeforeTheCrashIsRecordedNotRedone() throws {
+        let daemon = try Running(start: false)
+        defer { daemon.stop() }
+        for folder in ["inbox/identity", "outbox/identity"] { try FileManager.default.createDirectory(at: daemon.folder(folder), withIntermediateDirectories: true) }
+        let source = daemon.folder("inbox/identity/a.png"), output = daemon.folder("outbox/identity/a.png")
+        try ImageFile.save(Self.image(400), bitDepth: 8, to: source)
+        try FileManager.default.copyItem(at: source, to: output)
+        let stale = daemon.folder("outbox/identity/.b.png.tessera-\(Int32.max)-7.png")
+        try Data("half".utf8).write(to: stale)
+        let attributes = try FileManager.default.attributesOfItem(atPath: source.path)
+        let store = try JobStore(path: daemon.folder("tessera.sqlite").path)
+        let job = try store.enqueue(NewJob(source: source.path, style: "identity", size: (attributes[.size] as! NSNumber).int64Value,
+                                           mtime: (attributes[.modificationDate] as! Date).timeIntervalSince1970,
+                                           digest: try FileMoves.digest(source.path), origin: "inbox"))
+        _ = try store.claim(worker: "gone:1")
+        #expect(try store.reserveOutput(job.id) { _ in output.path } == output.path)
+
+        try daemon.start()
+        let jobs = try daemon.waitForJobs(1, timeout: 30)
+        #expect(jobs.count == 1 && jobs.first?["status"] as? String == "done")
+        let events = try store.job(job.id)?.1.map(\.kind) ?? []
+        #expect(events == ["queued", "started", "recovered", "started", "done", "moved"], "\(events)")
+        #expect(try daemon.files("outbox/identity") == ["a.png"])
+        #expect(try daemon.files("archive/identity") == ["a.png"])
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
     }
 }
