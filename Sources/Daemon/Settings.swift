@@ -37,12 +37,16 @@ public struct Settings: Sendable {
         ("attempts", "tries before a transient failure is final (3)"),
     ]
 
-    /// Reads `path` (must exist) or, without one, Config/tessera.yaml when present; then the
+    /// Where settings are looked for without --config: a checkout's own file, then the installed
+    /// service's (so the CLI finds the service's database from anywhere).
+    public static let searchPath = ["Config/tessera.yaml", "/etc/tessera/tessera.yaml"]
+
+    /// Reads `path` (must exist) or, without one, the first file of `searchPath` present; then the
     /// environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Settings {
         let env = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { $0.prepending(["tessera"]) }
         var providers: [any ConfigProvider] = [env]
-        let file = path ?? (FileManager.default.fileExists(atPath: "Config/tessera.yaml") ? "Config/tessera.yaml" : nil)
+        let file = path ?? searchPath.first { FileManager.default.fileExists(atPath: $0) }
         if let file {
             guard FileManager.default.fileExists(atPath: file) else { throw SettingsError("\(file): no such configuration file") }
             do { providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file))) } catch {

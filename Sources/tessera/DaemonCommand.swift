@@ -10,11 +10,11 @@ struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
         abstract: "Watch inbox/<style>/ folders and stylize every image dropped there into outbox/<style>/.",
-        discussion: "Settings (Config/tessera.yaml or --config; each overridden by TESSERA_<KEY>):\n"
+        discussion: "Settings (--config, else Config/tessera.yaml, else /etc/tessera/tessera.yaml; each overridden by TESSERA_<KEY>):\n"
             + Settings.keys.map { "  \($0.0): \($0.1)" }.joined(separator: "\n")
     )
 
-    @Option(help: "A YAML settings file (default: Config/tessera.yaml when present, else the embedded defaults).")
+    @Option(help: "A YAML settings file (default: Config/tessera.yaml, else /etc/tessera/tessera.yaml, else the embedded defaults).")
     var config: String?
 
     func run() async throws {

@@ -310,4 +310,42 @@ import Testing
         #expect(try daemon.files("archive/identity") == ["a.png"])
         #expect(!FileManager.default.fileExists(atPath: stale.path))
     }
+
+    /// Under systemd (Type=notify): READY=1 once it watches, WATCHDOG=1 at twice the rate asked,
+    /// STOPPING=1 on SIGTERM. The test plays systemd's notification socket.
+    @Test func notifiesSystemdOfReadinessWatchdogAndStop() throws {
+        let daemon = try Running(start: false)
+        defer { daemon.stop() }
+        let path = daemon.root.appendingPathComponent("notify").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func receive(for seconds: Double) -> [String] {
+            var messages: [String] = [], buffer = [UInt8](repeating: 0, count: 4096)
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 { messages.append(String(decoding: buffer[0..<n], as: UTF8.self)) }
+            }
+            return messages
+        }
+        daemon.environment["NOTIFY_SOCKET"] = path
+        daemon.environment["WATCHDOG_USEC"] = "1000000"
+        try daemon.start()
+        let running = receive(for: 3)
+        #expect(running.first?.hasPrefix("READY=1\n") == true, "\(running)")
+        #expect(running.filter { $0 == "WATCHDOG=1" }.count >= 4, "\(running)")
+        daemon.process.terminate()
+        daemon.process.waitUntilExit()
+        let stopping = receive(for: 0.5)
+        #expect(stopping.contains("STOPPING=1") && daemon.process.terminationStatus == 0, "\(stopping)")
+    }
 }
