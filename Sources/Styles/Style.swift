@@ -9,6 +9,8 @@ public struct Style: Sendable {
     public let name: String
     public let file: URL
     public let model: Model
+    /// The model compiled for inference (packed weights, folded BatchNormalization).
+    public let plan: InferencePlan
     public let colour: ColourHandling
     public let metadata: [String: String]
 
@@ -20,14 +22,15 @@ public struct Style: Sendable {
         }
         let n = TileGrid.inputSize, m = TileGrid.outputSize
         let probe = Tensor(zeros: [1, n, n, colour.modelInputChannels])
+        let plan = InferencePlan(model)
         let shape: [Int]
-        do { shape = try model.predict(probe).shape } catch let e as ModelError {
+        do { shape = try plan.predict(probe, pool: .shared(threads: 1)).shape } catch let e as ModelError {
             throw ModelError("\(file.path): not a tile model for \(colour.input.rawValue) input: \(e.description)")
         }
         guard shape == [1, m, m, colour.modelOutputChannels] else {
             throw ModelError("\(file.path): the model maps a \(n)x\(n)x\(colour.modelInputChannels) tile to \(shape.dropFirst().map(String.init).joined(separator: "x")), a \(colour.output.rawValue) style needs \(m)x\(m)x\(colour.modelOutputChannels)")
         }
-        return Style(name: name ?? file.deletingPathExtension().lastPathComponent, file: file, model: model,
+        return Style(name: name ?? file.deletingPathExtension().lastPathComponent, file: file, model: model, plan: plan,
                      colour: colour, metadata: metadata)
     }
 }

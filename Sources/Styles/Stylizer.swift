@@ -1,15 +1,14 @@
 // Image in, image out: a style run over every tile of an image, streamed (see Imaging's
-// TileRenderer), batches of tiles spread over `threads` cores.
+// TileRenderer), batches of tiles split across a pool of `threads` threads.
 
 import ConvCore
-import Dispatch
 import Foundation
 import Imaging
 
 public struct Stylizer: Sendable {
     public let style: Style
     public var threads: Int
-    /// Tiles per forward pass.
+    /// Tiles per forward pass and thread.
     public var batchSize = 64
 
     public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -58,20 +57,19 @@ struct StyleTransform: TileTransform {
         let style = stylizer.style, n = tiles.shape[0]
         let input = style.colour.networkInput(tiles)
         let perTile = input.count / max(n, 1)
-        let batches = stride(from: 0, to: n, by: stylizer.batchSize).map { $0..<min($0 + stylizer.batchSize, n) }
-        let results = Locked([Int: Result<Tensor, any Error>]())
-        let workers = min(stylizer.threads, batches.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for b in stride(from: worker, to: batches.count, by: workers) {
-                let range = batches[b]
-                let batch = Tensor(shape: [range.count] + input.shape.dropFirst(),
-                                   scalars: Array(input.scalars[(range.lowerBound * perTile)..<(range.upperBound * perTile)]))
-                let result = Result { try style.model.predict(batch) }
-                results.withLock { $0[b] = result }
-            }
+        let pool = WorkerPool.shared(threads: stylizer.threads), batch = stylizer.batchSize * pool.threads
+        var scalars: [Float] = []
+        var outputShape: [Int] = []
+        for start in stride(from: 0, to: n, by: batch) {
+            let count = min(batch, n - start)
+            let tilesHere = Tensor(shape: [count] + input.shape.dropFirst(),
+                                   scalars: Array(input.scalars[(start * perTile)..<((start + count) * perTile)]))
+            let cores = try style.plan.predict(tilesHere, pool: pool)
+            if scalars.isEmpty { scalars.reserveCapacity(n * cores.count / count) }
+            scalars.append(contentsOf: cores.scalars)
+            outputShape = Array(cores.shape.dropFirst())
         }
-        let cores = try results.withLock { all in try (0..<batches.count).map { try all[$0]!.get() } }
-        let joined = Tensor(shape: [n] + (cores.first?.shape.dropFirst() ?? []), scalars: cores.flatMap(\.scalars))
+        let joined = Tensor(shape: [n] + outputShape, scalars: scalars)
         return style.colour.imageOutput(joined, tiles: tiles, margin: TileGrid.margin)
     }
 }

@@ -61,13 +61,24 @@ struct BatchNormalization: Layer {
             context.updatedParameters[p.meanIndex + 1] = Tensor(
                 shape: [c], scalars: (0..<c).map { p.variance.scalars[$0] * momentum + variance[$0] * (1 - momentum) })
         }
-        // y = x * a + b with a = gamma / sqrt(var + eps), b = beta - mean * a.
-        let a = (0..<c).map { p.gamma[$0] / (variance[$0] + epsilon).squareRoot() }
-        let b = (0..<c).map { p.beta[$0] - mean[$0] * a[$0] }
+        let (a, b) = affine(gamma: p.gamma, beta: p.beta, mean: mean, variance: variance)
         y.scalars.withUnsafeMutableBufferPointer { yp in
             for r in 0..<rows { for ch in 0..<c { yp[r * c + ch] = yp[r * c + ch] * a[ch] + b[ch] } }
         }
         return y
+    }
+
+    /// y = x * a + b with a = gamma / sqrt(var + eps), b = beta - mean * a.
+    private func affine(gamma: [Float], beta: [Float], mean: [Float], variance: [Float]) -> (scale: [Float], shift: [Float]) {
+        let a = gamma.indices.map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+        return (a, beta.indices.map { beta[$0] - mean[$0] * a[$0] })
+    }
+
+    /// The inference transform (moving statistics) as a per-channel scale and shift, for folding
+    /// into a neighbouring convolution.
+    func inferenceAffine(_ parameters: [Tensor], channels c: Int) -> (scale: [Float], shift: [Float]) {
+        let p = unpack(parameters, channels: c)
+        return affine(gamma: p.gamma, beta: p.beta, mean: p.mean.scalars, variance: p.variance.scalars)
     }
 
     /// Mean and biased variance of each channel over every other axis.

@@ -45,8 +45,8 @@ struct Conv2D: Layer {
         let x = inputs[0]
         let (_, h, w, _) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
-        return DirectConvolution(geometry: g, kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
-            .run(x, activation: activation)
+        return DirectConvolution(kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
+            .run(x, geometry: g, activation: activation)
     }
 
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
@@ -78,7 +78,7 @@ struct Conv2D: Layer {
         }
         let full = WindowGeometry(inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kernel: (kh, kw),
                                   padTop: kh - 1 - g.padTop, padLeft: kw - 1 - g.padLeft)
-        return DirectConvolution(geometry: full, kernel: flipped, bias: nil).run(dz, activation: .linear)
+        return DirectConvolution(kernel: flipped, bias: nil).run(dz, geometry: full, activation: .linear)
     }
 
     /// Any stride: each output pixel's gradient scattered back through the kernel taps.

@@ -1,0 +1,89 @@
+// A fixed set of threads that run the parts of one job and wait for the next: no thread is made
+// per call. The calling thread takes parts too, so a pool of N threads starts N - 1. Pools live
+// as long as the process, one per thread count (`shared`).
+
+import Foundation
+
+public final class WorkerPool: @unchecked Sendable { // all state is behind `condition`
+    public let threads: Int
+    private let condition = NSCondition()
+    private var job: ((Int) -> Void)?
+    private var parts = 0, nextPart = 0, unfinished = 0, generation = 0
+    /// Serialises callers: one job at a time owns the threads.
+    private let entry = NSLock()
+
+    private static let pools = NSLock()
+    nonisolated(unsafe) private static var byThreads: [Int: WorkerPool] = [:]
+
+    /// The pool of `threads` threads (at least 1), started on first use.
+    public static func shared(threads: Int) -> WorkerPool {
+        pools.withLock {
+            let n = max(1, threads)
+            if let pool = byThreads[n] { return pool }
+            let pool = WorkerPool(threads: n)
+            byThreads[n] = pool
+            return pool
+        }
+    }
+
+    private init(threads: Int) {
+        self.threads = threads
+        for _ in 1..<threads {
+            let thread = Thread { [self] in work() }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// Calls `body(part)` for every part in 0..<parts across the threads; returns when all are done.
+    public func run(parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1, threads > 1 else {
+            for p in 0..<parts { body(p) }
+            return
+        }
+        entry.lock()
+        defer { entry.unlock() }
+        withoutActuallyEscaping(body) { body in
+            condition.lock()
+            job = body
+            self.parts = parts
+            nextPart = 0
+            unfinished = parts
+            generation += 1
+            condition.broadcast()
+            condition.unlock()
+            drain()
+            condition.lock()
+            while unfinished > 0 { condition.wait() }
+            job = nil
+            condition.unlock()
+        }
+    }
+
+    /// Takes parts until none is left.
+    private func drain() {
+        while true {
+            condition.lock()
+            guard let job, nextPart < parts else { condition.unlock(); return }
+            let part = nextPart
+            nextPart += 1
+            condition.unlock()
+            job(part)
+            condition.lock()
+            unfinished -= 1
+            if unfinished == 0 { condition.broadcast() }
+            condition.unlock()
+        }
+    }
+
+    private func work() {
+        var seen = 0
+        while true {
+            condition.lock()
+            while generation == seen { condition.wait() }
+            seen = generation
+            condition.unlock()
+            drain()
+        }
+    }
+}

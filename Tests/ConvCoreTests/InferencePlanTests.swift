@@ -1,0 +1,65 @@
+// The inference plan (packed weights, folded BatchNormalization, fused activations, batches split
+// across threads) gives what the layer-by-layer forward pass gives, and what Keras gives.
+
+import Foundation
+import Testing
+@testable import ConvCore
+
+@Suite struct InferencePlanTests {
+    /// Every single-input, single-output golden model through the plan on two threads.
+    @Test(arguments: goldenCases)
+    func planMatchesKeras(_ name: String) throws {
+        let model = try Model.load(golden.appendingPathComponent("\(name).safetensors")).model
+        guard model.graph.inputNodes.count == 1, model.graph.outputNodes.count == 1 else { return }
+        let x = try NPY.read(golden.appendingPathComponent("\(name).input.npy"))
+        let expected = try NPY.read(golden.appendingPathComponent("\(name).output.npy"))
+        let y = try InferencePlan(model).predict(x, pool: .shared(threads: 2))
+        #expect(worstError(y, expected) <= 1e-4, "\(name): worst error \(worstError(y, expected))")
+    }
+
+    /// Each folding rule, with moving statistics far from 0 and 1 so a wrong fold shows.
+    @Test func foldedBatchNormalizationAndFusedActivationsMatchTheForwardPass() throws {
+        let spec = try spec(#"""
+        {"input": {"name": "in", "shape": [20, 28, 5]}, "layers": [
+          {"name": "linear", "type": "Conv2D", "filters": 24, "kernel_size": 3, "padding": "same"},
+          {"name": "bn1", "type": "BatchNormalization"},
+          {"name": "act", "type": "Activation", "activation": "leaky_relu"},
+          {"name": "relu", "type": "Conv2D", "filters": 16, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
+          {"name": "bn2", "type": "BatchNormalization"},
+          {"name": "drop", "type": "Dropout", "rate": 0.5},
+          {"name": "branch", "type": "Conv2D", "filters": 16, "kernel_size": 1},
+          {"name": "bn3", "type": "BatchNormalization"},
+          {"name": "sum", "type": "Add", "inputs": ["bn3", "branch"]},
+          {"name": "out", "type": "Conv2D", "filters": 3, "kernel_size": 5, "activation": "sigmoid"}],
+         "outputs": ["out"]}
+        """#)
+        var weights = Dictionary(uniqueKeysWithValues: try Model(spec: spec, seed: 3).weights.map { ($0.name, $0.tensor) })
+        for (key, value) in weights where key.hasPrefix("bn") {
+            let range: ClosedRange<Float> = key.hasSuffix("variance") ? 0.2...3 : -1.5...1.5
+            weights[key] = tensor(value.shape, seed: UInt64(key.count * 31 + Int(key.utf8.last!)), range: range)
+        }
+        let model = try Model(spec: spec, weights: weights)
+        let plan = InferencePlan(model)
+        // bn1 and act fold into "linear", bn2 runs in relu's epilogue, drop vanishes; bn3 (its
+        // convolution's output is also read by "sum") stays.
+        #expect(plan.steps.count == 6, "\(plan.steps.map { model.graph.nodes[$0.node].name })")
+        let x = tensor([7, 20, 28, 5], seed: 9, range: -1...1)
+        let expected = try model.predict(x)
+        for threads in [1, 2, 3] {
+            let y = try plan.predict(x, pool: .shared(threads: threads))
+            #expect(y.shape == expected.shape && worstError(y, expected) <= 1e-5, "\(threads) threads: \(worstError(y, expected))")
+        }
+    }
+
+    @Test func poolRunsEveryPartOnceAcrossCalls() {
+        let pool = WorkerPool.shared(threads: 4)
+        for parts in [1, 2, 7, 100] {
+            let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: parts)
+            hits.initialize(repeating: 0)
+            defer { hits.deallocate() }
+            let shared = UncheckedSendable(hits)
+            pool.run(parts: parts) { shared.value[$0] += 1 }
+            #expect(hits.allSatisfy { $0 == 1 }, "\(parts) parts")
+        }
+    }
+}
