@@ -5,6 +5,8 @@
 // cropped to the image. Work goes one tile row (a strip) at a time, so memory follows the width
 // (TileRenderer does the reading, tiling and stitching).
 
+import ConvCore
+
 public struct TileGrid: Sendable, Equatable {
     public static let inputSize = 36
     public static let outputSize = 16
@@ -35,4 +37,51 @@ func mirror(_ i: Int, _ n: Int) -> Int {
     let period = 2 * (n - 1)
     let k = ((i % period) + period) % period
     return k < n ? k : period - k
+}
+
+extension TileGrid {
+    /// The input tiles of tile rows `rows` of an image held in memory ([1, height, width, c]), as
+    /// a batch [tiles, 36, 36, c] in row-major tile order, mirror-padded at the edges.
+    public func tiles(of image: Tensor, rows: Range<Int>) -> Tensor {
+        let c = image.shape[3], n = Self.inputSize
+        var out = [Float](repeating: 0, count: rows.count * columns * n * n * c)
+        image.scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var t = 0
+                for row in rows {
+                    for column in 0..<columns {
+                        for y in 0..<n {
+                            let sy = mirror(row * Self.outputSize - Self.margin + y, height)
+                            for x in 0..<n {
+                                let sx = mirror(column * Self.outputSize - Self.margin + x, width)
+                                let from = (sy * width + sx) * c, to = ((t * n + y) * n + x) * c
+                                for k in 0..<c { dst[to + k] = src[from + k] }
+                            }
+                        }
+                        t += 1
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [rows.count * columns, n, n, c], scalars: out)
+    }
+
+    /// Puts the 16x16 cores [tiles, 16, 16, k] of tile rows `rows` into `image` ([1, height,
+    /// width, k]), cropped to the image.
+    public func place(_ cores: Tensor, rows: Range<Int>, into image: inout Tensor) {
+        let k = cores.shape[3], m = Self.outputSize
+        image.scalars.withUnsafeMutableBufferPointer { dst in
+            var t = 0
+            for row in rows {
+                for column in 0..<columns {
+                    for y in 0..<min(m, height - row * m) {
+                        let cols = min(m, width - column * m)
+                        let from = (t * m + y) * m * k, to = ((row * m + y) * width + column * m) * k
+                        for i in 0..<(cols * k) { dst[to + i] = cores.scalars[from + i] }
+                    }
+                    t += 1
+                }
+            }
+        }
+    }
 }

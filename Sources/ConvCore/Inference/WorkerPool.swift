@@ -62,18 +62,26 @@ public final class WorkerPool: @unchecked Sendable { // all state is behind `con
 
     /// Takes parts until none is left.
     private func drain() {
-        while true {
-            condition.lock()
-            guard let job, nextPart < parts else { condition.unlock(); return }
-            let part = nextPart
-            nextPart += 1
-            condition.unlock()
-            job(part)
+        while runOnePart() {
             condition.lock()
             unfinished -= 1
             if unfinished == 0 { condition.broadcast() }
             condition.unlock()
         }
+    }
+
+    /// Runs the next part, if any. The copy of the job is released when this returns, before
+    /// the part is counted as finished: `run` may only return once no thread holds the job.
+    @inline(never)
+    private func runOnePart() -> Bool {
+        condition.lock()
+        // A thread copies the job only while a part is left, so `unfinished` covers every copy.
+        guard nextPart < parts, let job else { condition.unlock(); return false }
+        let part = nextPart
+        nextPart += 1
+        condition.unlock()
+        job(part)
+        return true
     }
 
     private func work() {

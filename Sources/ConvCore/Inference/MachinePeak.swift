@@ -1,0 +1,45 @@
+// The machine's fp32 peak as this build reaches it: independent SIMD16 fused multiply-adds, enough
+// of them in flight to hide the FMA latency, on every thread of a pool. Benchmarks report achieved
+// FLOP/s as a fraction of this measured figure rather than of a datasheet's.
+
+import Foundation
+
+public enum MachinePeak {
+    /// FLOP/s (2 per lane of each FMA) of `pool`'s threads together, best of three runs. This
+    /// machine has AVX2 and no AVX-512 (its /proc/cpuinfo has no avx512 flags; AVX-512 code dies
+    /// of SIGILL), so 8-lane registers are the machine's widest.
+    public static func measure(pool: WorkerPool, iterations: Int = 20_000_000) -> Double {
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            pool.run(parts: pool.threads) { part in blackHole(fmaLoop(iterations, seed: Float(part))) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, Double(pool.threads * iterations) * 12 * 8 * 2 / seconds)
+        }
+        return best
+    }
+
+    /// Twelve chains c = b + c * a of SIMD8 (one AVX2 register each, with a and b fourteen of the
+    /// sixteen: no spills), each advanced once per iteration; the product involves the chain
+    /// itself, so nothing can be hoisted out of the loop. Twelve chains cover the FMA latency.
+    @inline(never)
+    static func fmaLoop(_ iterations: Int, seed: Float) -> Float {
+        let a = SIMD8<Float>(repeating: 0.999_999), b = SIMD8<Float>(repeating: 1e-7 + seed * 1e-9)
+        var c0 = SIMD8<Float>(repeating: seed), c1 = c0 + 1, c2 = c0 + 2, c3 = c0 + 3, c4 = c0 + 4, c5 = c0 + 5
+        var c6 = c0 + 6, c7 = c0 + 7, c8 = c0 + 8, c9 = c0 + 9, c10 = c0 + 10, c11 = c0 + 11
+        for _ in 0..<iterations {
+            c0 = b.addingProduct(c0, a); c1 = b.addingProduct(c1, a); c2 = b.addingProduct(c2, a)
+            c3 = b.addingProduct(c3, a); c4 = b.addingProduct(c4, a); c5 = b.addingProduct(c5, a)
+            c6 = b.addingProduct(c6, a); c7 = b.addingProduct(c7, a); c8 = b.addingProduct(c8, a)
+            c9 = b.addingProduct(c9, a); c10 = b.addingProduct(c10, a); c11 = b.addingProduct(c11, a)
+        }
+        let sum = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11))
+        return sum.sum()
+    }
+}
+
+/// Keeps a result alive so the optimiser cannot drop the work that made it.
+@inline(never)
+func blackHole(_ value: Float) {
+    if value == .infinity { print("") }
+}

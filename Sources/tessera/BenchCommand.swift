@@ -1,0 +1,94 @@
+// `tessera bench`: how fast the conv core runs a model here, against the machine's own measured
+// fp32 peak. A spec gets seeded random weights (speed does not depend on their values).
+
+import ArgumentParser
+import ConvCore
+import Foundation
+import Imaging
+import Styles
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure tiles/s, MP/s and GFLOP/s of a model (build with -c release).")
+
+    @Option(help: "A JSON model spec or a .safetensors model file.") var spec: String?
+    @Option(help: "A style name from the models folder, or a style file.") var style: String?
+    @Option(help: "The models folder for --style.") var models = "Models"
+    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "One JSON object.") var json = false
+
+    func validate() throws {
+        guard (spec == nil) != (style == nil) else { throw ValidationError("give exactly one of --spec or --style") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    struct Report: Encodable {
+        var model: String
+        var threads: Int
+        var multiplyAddsPerTile: Int
+        var tilesPerS: [String: Double]
+        var tiledMpPerS: Double
+        var regionMpPerS: Double?
+        var gflops: Double
+        var peakGflops: Double
+        var peakGflopsOneThread: Double
+        var peakFraction: Double
+        var peakRssMb: Double
+    }
+
+    func run() throws {
+        let model: Model
+        if let style {
+            model = try StyleRegistry(directory: URL(fileURLWithPath: models)).style(style).model
+        } else {
+            let (spec, file) = try loadSpec(spec!)
+            model = try file.map { try Model.load($0).model } ?? Model(spec: spec, seed: 1)
+        }
+        let inputShape = model.summary.layers.first!.outputShape.dropFirst().map { $0 ?? TileGrid.inputSize }
+        let plan = InferencePlan(model)
+        let pool = WorkerPool.shared(threads: threads)
+        let peakOne = MachinePeak.measure(pool: .shared(threads: 1))
+        let peak = threads == 1 ? peakOne : MachinePeak.measure(pool: pool)
+
+        var tilesPerS: [String: Double] = [:]
+        for batch in [1, 16, 64, 256] {
+            let x = random([batch] + inputShape, seed: UInt64(batch))
+            _ = try plan.predict(x, pool: pool)
+            var runs = 0
+            let start = Date()
+            repeat {
+                _ = try plan.predict(x, pool: pool)
+                runs += 1
+            } while Date().timeIntervalSince(start) < 1
+            tilesPerS["\(batch)"] = Double(runs * batch) / Date().timeIntervalSince(start)
+        }
+        let macs = model.multiplyAdds
+        let gflops = tilesPerS["256"]! * Double(macs) * 2 / 1e9
+
+        let image = random([1, 2048, 2048, inputShape[2]], seed: 7)
+        let start = Date()
+        _ = try WholeImage.tiled(image, plan: plan, pool: pool)
+        let tiledMP = 2048.0 * 2048 / 1e6 / Date().timeIntervalSince(start)
+
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let report = Report(model: model.name, threads: threads, multiplyAddsPerTile: macs, tilesPerS: tilesPerS,
+                            tiledMpPerS: tiledMP, regionMpPerS: nil, gflops: gflops, peakGflops: peak / 1e9,
+                            peakGflopsOneThread: peakOne / 1e9, peakFraction: gflops / (peak / 1e9),
+                            peakRssMb: Double(usage.ru_maxrss) / 1024)
+        if json { return try printJSON(report) }
+        func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+        print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, \(threads) thread(s)")
+        for batch in ["1", "16", "64", "256"] { print("  batch \(batch.padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(tilesPerS[batch]!, 0)) tiles/s") }
+        print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; region path: not available for this model yet")
+        print("  \(f(gflops)) GFLOP/s at batch 256 = \(f(100 * report.peakFraction))% of the measured fp32 peak "
+              + "(\(f(report.peakGflops)) GFLOP/s on \(threads) thread(s), \(f(report.peakGflopsOneThread)) on one)")
+        print("  peak RSS \(f(report.peakRssMb)) MB")
+    }
+
+    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var g = SeededGenerator(seed: seed)
+        return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in g.nextUnitFloat() })
+    }
+}
