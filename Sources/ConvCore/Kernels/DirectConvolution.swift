@@ -100,7 +100,7 @@ struct DirectConvolution: Sendable {
                                             case .linear: break
                                             case .relu: v.replace(with: 0, where: v .< 0)
                                             case .leakyReLU: v.replace(with: v * slope, where: v .< 0)
-                                            default: for l in 0..<16 { v[l] = activation.apply(v[l]) }
+                                            default: for l in 0..<lanesHere { v[l] = activation.apply(v[l]) }
                                             }
                                             if let s, let t { v = v * s + t }
                                             let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox0 + p) * cout + co0

@@ -56,24 +56,50 @@ struct Conv2DTranspose: Layer {
         let (n, h, w, cin) = x.nhwc
         let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
         let oh = outputSize(h, kernel: kh, stride: sh), ow = outputSize(w, kernel: kw, stride: sw)
-        var y = Tensor(zeros: [n, oh, ow, cout])
-        // out[co] += sum over ci of W[co, ci] * x[ci]: with the kernel transposed to [tap, ci, co]
-        // the innermost loop runs along co without a reduction, so it vectorizes.
-        let transposed = swappingLastTwoAxes(parameters[0]).scalars
-        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
+        // out[co] += sum over ci of W[co, ci] * x[ci], sixteen output channels at a time held in
+        // registers over the input channels: the kernel is packed as [tap, ci, co] with co rounded
+        // up to 16, and the sums land in an output buffer just as wide.
+        let coutPadded = (cout + 15) / 16 * 16, taps = kh * kw
+        var packed = [Float](repeating: 0, count: taps * cin * coutPadded)
+        for tap in 0..<taps {
+            for co in 0..<cout {
+                for ci in 0..<cin { packed[(tap * cin + ci) * coutPadded + co] = parameters[0].scalars[(tap * cout + co) * cin + ci] }
+            }
+        }
+        var sums = [Float](repeating: 0, count: n * oh * ow * coutPadded)
         x.scalars.withUnsafeBufferPointer { xp in
-            transposed.withUnsafeBufferPointer { kp in
-                y.scalars.withUnsafeMutableBufferPointer { yp in
+            packed.withUnsafeBufferPointer { kp in
+                sums.withUnsafeMutableBufferPointer { sp in
                     forEachScatter(n: n, h: h, w: w, oh: oh, ow: ow) { input, output, tap in
-                        let pixel = xp.baseAddress! + input * cin, out = yp.baseAddress! + output * cout
-                        let taps = kp.baseAddress! + tap * cin * cout
-                        for ci in 0..<cin { axpy(cout, pixel[ci], taps + ci * cout, out) }
-                    }
-                    for p in 0..<(n * oh * ow) {
-                        for co in 0..<cout { yp[p * cout + co] = activation.apply(yp[p * cout + co] + bias[co]) }
+                        let pixel = xp.baseAddress! + input * cin, out = sp.baseAddress! + output * coutPadded
+                        for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                            // Four chains, so the FMAs do not wait on each other's latency.
+                            var a0 = load16(out + co0), a1 = SIMD16<Float>.zero, a2 = a1, a3 = a1
+                            var weight = kp.baseAddress! + tap * cin * coutPadded + co0
+                            var ci = 0
+                            while ci + 4 <= cin {
+                                a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), load16(weight))
+                                a1 = a1.addingProduct(SIMD16(repeating: pixel[ci + 1]), load16(weight + coutPadded))
+                                a2 = a2.addingProduct(SIMD16(repeating: pixel[ci + 2]), load16(weight + 2 * coutPadded))
+                                a3 = a3.addingProduct(SIMD16(repeating: pixel[ci + 3]), load16(weight + 3 * coutPadded))
+                                weight += 4 * coutPadded
+                                ci += 4
+                            }
+                            while ci < cin {
+                                a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), load16(weight))
+                                weight += coutPadded
+                                ci += 1
+                            }
+                            UnsafeMutableRawPointer(out + co0).storeBytes(of: (a0 + a1) + (a2 + a3), as: SIMD16<Float>.self)
+                        }
                     }
                 }
             }
+        }
+        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
+        var y = Tensor(zeros: [n, oh, ow, cout])
+        for p in 0..<(n * oh * ow) {
+            for co in 0..<cout { y.scalars[p * cout + co] = activation.apply(sums[p * coutPadded + co] + bias[co]) }
         }
         return y
     }
