@@ -32,7 +32,7 @@ public struct TileGrid: Sendable, Equatable {
 
 /// Reflection about the edges without repeating the edge pixel (…, 2, 1, 0, 1, 2, …), periodic
 /// so that padding wider than the image still lands inside it; a one-pixel axis repeats.
-func mirror(_ i: Int, _ n: Int) -> Int {
+public func mirror(_ i: Int, _ n: Int) -> Int {
     guard n > 1 else { return 0 }
     let period = 2 * (n - 1)
     let k = ((i % period) + period) % period

@@ -30,6 +30,8 @@ struct BenchCommand: ParsableCommand {
         var tilesPerS: [String: Double]
         var tiledMpPerS: Double
         var regionMpPerS: Double?
+        /// Largest difference between the region and tiled outputs of the same image.
+        var regionMaxDifference: Float?
         var gflops: Double
         var peakGflops: Double
         var peakGflopsOneThread: Double
@@ -67,21 +69,36 @@ struct BenchCommand: ParsableCommand {
         let gflops = tilesPerS["256"]! * Double(macs) * 2 / 1e9
 
         let image = random([1, 2048, 2048, inputShape[2]], seed: 7)
-        let start = Date()
-        _ = try WholeImage.tiled(image, plan: plan, pool: pool)
+        var start = Date()
+        let tiled = try WholeImage.tiled(image, plan: plan, pool: pool)
         let tiledMP = 2048.0 * 2048 / 1e6 / Date().timeIntervalSince(start)
+        var regionMP: Double?, regionDifference: Float?, refusal: String?
+        do {
+            let region = try RegionPlan(model)
+            start = Date()
+            let fast = try WholeImage.region(image, plan: region, pool: pool)
+            regionMP = 2048.0 * 2048 / 1e6 / Date().timeIntervalSince(start)
+            regionDifference = zip(fast.scalars, tiled.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+        } catch {
+            refusal = "\(error)"
+        }
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let report = Report(model: model.name, threads: threads, multiplyAddsPerTile: macs, tilesPerS: tilesPerS,
-                            tiledMpPerS: tiledMP, regionMpPerS: nil, gflops: gflops, peakGflops: peak / 1e9,
+                            tiledMpPerS: tiledMP, regionMpPerS: regionMP, regionMaxDifference: regionDifference, gflops: gflops, peakGflops: peak / 1e9,
                             peakGflopsOneThread: peakOne / 1e9, peakFraction: gflops / (peak / 1e9),
                             peakRssMb: Double(usage.ru_maxrss) / 1024)
         if json { return try printJSON(report) }
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, \(threads) thread(s)")
         for batch in ["1", "16", "64", "256"] { print("  batch \(batch.padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(tilesPerS[batch]!, 0)) tiles/s") }
-        print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; region path: not available for this model yet")
+        if let regionMP, let regionDifference {
+            print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; region path: \(f(regionMP, 2)) MP/s (\(f(regionMP / tiledMP))x, "
+                  + "largest difference \(String(format: "%.1e", regionDifference)))")
+        } else {
+            print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; no region path: \(refusal ?? "")")
+        }
         print("  \(f(gflops)) GFLOP/s at batch 256 = \(f(100 * report.peakFraction))% of the measured fp32 peak "
               + "(\(f(report.peakGflops)) GFLOP/s on \(threads) thread(s), \(f(report.peakGflopsOneThread)) on one)")
         print("  peak RSS \(f(report.peakRssMb)) MB")

@@ -81,6 +81,22 @@ public struct ModelSpec: Sendable {
         }
     }
 
+    private init(name: String, layers: [LayerEntry], outputs: [String], text: String) {
+        (self.name, self.layers, self.outputs, self.text) = (name, layers, outputs, text)
+    }
+
+    /// The same spec with its input's height and width left free (null), for running a fully
+    /// convolutional model on regions larger than the tile it was built for.
+    func withFreeSpatialInput() -> ModelSpec {
+        let layers = self.layers.map { entry -> LayerEntry in
+            guard entry.type == InputLayer.typeName, case .array(let shape)? = entry.arguments["shape"], shape.count == 3 else { return entry }
+            var arguments = entry.arguments
+            arguments["shape"] = .array([.null, .null, shape[2]])
+            return LayerEntry(name: entry.name, type: entry.type, inputs: entry.inputs, arguments: arguments)
+        }
+        return ModelSpec(name: name, layers: layers, outputs: outputs, text: text)
+    }
+
     public init(contentsOf url: URL) throws {
         self = try decodeFile(url) { data in
             guard let text = String(data: data, encoding: .utf8) else { throw ModelError("spec is not UTF-8 text") }

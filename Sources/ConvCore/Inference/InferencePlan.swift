@@ -137,7 +137,7 @@ public struct InferencePlan: Sendable {
 }
 
 /// A value handed to pool threads that write disjoint parts of it.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
 }

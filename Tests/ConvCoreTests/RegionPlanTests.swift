@@ -1,0 +1,50 @@
+// The region fast path's analysis: the receptive-field radius it computes bounds what a single
+// changed input pixel can change, and models whose cores would see a tile's edge or whose grids
+// are not aligned to 16 pixels are refused.
+
+import Foundation
+import Testing
+@testable import ConvCore
+
+@Suite struct RegionPlanTests {
+    static func cropModel(_ layers: String, channels: Int = 3, seed: UInt64 = 5) throws -> Model {
+        try Model(spec: spec(#"{"input": {"name": "in", "shape": [36, 36, \#(channels)]}, "layers": [\#(layers), {"name": "out", "type": "Cropping2D", "cropping": 10}]}"#), seed: seed)
+    }
+
+    @Test func radiusOfTwoConvolutionsIsTwo() throws {
+        let model = try Self.cropModel(#"{"name": "a", "type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}, {"name": "b", "type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same"}"#)
+        #expect(try RegionPlan(model).radius == 2)
+    }
+
+    /// One changed pixel in the middle of a 148x148 region changes no output further than the radius.
+    @Test func anImpulseChangesOutputsOnlyWithinTheRadius() throws {
+        let model = try Model(spec: ModelSpec(contentsOf: fixtures.appendingPathComponent("region_unet.json")), seed: 11)
+        let plan = try RegionPlan(model)
+        #expect(plan.radius > 2 && plan.radius <= 10)
+        let size = 16 * 8 + 20, centre = 70
+        var x = tensor([1, size, size, 3], seed: 12)
+        let before = try plan.predict(x)
+        x.scalars[(centre * size + centre) * 3 + 1] += 0.9
+        let after = try plan.predict(x)
+        #expect(before.shape == [1, 128, 128, 3])
+        var changed = 0, farthest = 0
+        for y in 0..<128 {
+            for xx in 0..<128 {
+                for c in 0..<3 where before.scalars[(y * 128 + xx) * 3 + c] != after.scalars[(y * 128 + xx) * 3 + c] {
+                    changed += 1
+                    farthest = max(farthest, abs(y + 10 - centre), abs(xx + 10 - centre))
+                }
+            }
+        }
+        #expect(changed > 0 && farthest <= plan.radius, "changed \(changed), farthest \(farthest), radius \(plan.radius)")
+    }
+
+    @Test func modelsThatWouldNotBeExactAreRefused() throws {
+        let wide = try Self.cropModel(#"{"name": "a", "type": "Conv2D", "filters": 4, "kernel_size": 9, "padding": "same"}, {"name": "b", "type": "Conv2D", "filters": 4, "kernel_size": 9, "padding": "same"}, {"name": "c", "type": "Conv2D", "filters": 3, "kernel_size": 9, "padding": "same"}"#)
+        #expect(errorMessage { _ = try RegionPlan(wide) }.contains("receptive field is wider than the margin"))
+        let misaligned = try Model(spec: spec(#"{"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "a", "type": "Conv2D", "filters": 4, "kernel_size": 3, "strides": 3, "padding": "same"}, {"name": "up", "type": "UpSampling2D", "size": 3}, {"name": "out", "type": "Cropping2D", "cropping": 10}]}"#), seed: 1)
+        #expect(errorMessage { _ = try RegionPlan(misaligned) }.contains("not aligned"))
+        let global = try Model(spec: spec(#"{"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "g", "type": "GlobalAveragePooling2D"}, {"name": "d", "type": "Dense", "units": 768}, {"name": "r", "type": "Reshape", "target_shape": [16, 16, 3]}]}"#), seed: 1)
+        #expect(errorMessage { _ = try RegionPlan(global) }.contains("mixes positions"))
+    }
+}
