@@ -37,6 +37,27 @@ struct BenchCommand: ParsableCommand {
         var peakGflopsOneThread: Double
         var peakFraction: Double
         var peakRssMb: Double
+
+        /// Every key always present (null when there is no region path), as scripts expect.
+        func encode(to encoder: any Encoder) throws {
+            enum Key: String, CodingKey {
+                case model, threads, multiplyAddsPerTile, tilesPerS, tiledMpPerS, regionMpPerS, regionMaxDifference
+                case gflops, peakGflops, peakGflopsOneThread, peakFraction, peakRssMb
+            }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(model, forKey: .model)
+            try c.encode(threads, forKey: .threads)
+            try c.encode(multiplyAddsPerTile, forKey: .multiplyAddsPerTile)
+            try c.encode(tilesPerS, forKey: .tilesPerS)
+            try c.encode(tiledMpPerS, forKey: .tiledMpPerS)
+            try c.encode(regionMpPerS, forKey: .regionMpPerS)
+            try c.encode(regionMaxDifference, forKey: .regionMaxDifference)
+            try c.encode(gflops, forKey: .gflops)
+            try c.encode(peakGflops, forKey: .peakGflops)
+            try c.encode(peakGflopsOneThread, forKey: .peakGflopsOneThread)
+            try c.encode(peakFraction, forKey: .peakFraction)
+            try c.encode(peakRssMb, forKey: .peakRssMb)
+        }
     }
 
     func run() throws {
