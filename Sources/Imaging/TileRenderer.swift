@@ -137,42 +137,8 @@ public final class TileRenderer: @unchecked Sendable {
         }
         precondition(needed.min()! >= rowsRead - Self.ringRows, "the input ring lost a row still needed")
 
-        // Tiles of this row: colour and alpha apart.
-        let n = TileGrid.inputSize, columns = grid.columns
-        var tiles = Tensor(zeros: [columns, n, n, c])
-        var alpha = source.hasAlpha ? [Float](repeating: 0, count: columns * n * n) : []
-        let sourceColumns = (-TileGrid.margin..<(columns * TileGrid.outputSize - TileGrid.margin + n)).map { mirror($0, w) }
-        ring.withUnsafeBufferPointer { ringBuffer in
-            tiles.scalars.withUnsafeMutableBufferPointer { t in
-                let r = ringBuffer.baseAddress!, tp = t.baseAddress!
-                for j in 0..<columns {
-                    let left = j * TileGrid.outputSize - TileGrid.margin
-                    let inside = !source.hasAlpha && left >= 0 && left + n <= w
-                    for (y, sy) in needed.enumerated() {
-                        let rowStart = r + (sy % Self.ringRows) * w * bands
-                        let to = (j * n + y) * n
-                        if inside { // no mirroring, no alpha: one contiguous run
-                            (tp + to * c).update(from: rowStart + left * c, count: n * c)
-                            continue
-                        }
-                        for x in 0..<n {
-                            let from = rowStart + sourceColumns[j * TileGrid.outputSize + x] * bands
-                            for ch in 0..<c { tp[(to + x) * c + ch] = from[ch] }
-                            if source.hasAlpha { alpha[to + x] = from[c] }
-                        }
-                    }
-                }
-                if source.hasAlpha {
-                    alpha.withUnsafeBufferPointer { a in
-                        for j in 0..<columns {
-                            bleedTransparentColour(tp + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
-                        }
-                    }
-                }
-            }
-        }
-        let cores = try transform.apply(tiles)
-        let k = outputColourBands, m = TileGrid.outputSize
+        let cores = try source.hasAlpha || !transform.handlesRegions ? tileCores(needed) : stripCores(needed)
+        let k = outputColourBands, m = TileGrid.outputSize, columns = grid.columns
         guard cores.shape == [columns, m, m, k] else {
             throw ImageError(source.url.path, "the style produced \(cores.shape), expected \([columns, m, m, k])")
         }
@@ -208,6 +174,80 @@ public final class TileRenderer: @unchecked Sendable {
         }
         blocks[row] = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
         guard progress((row + 1) * columns, grid.tileCount) else { throw ImageError(source.url.path, "canceled") }
+    }
+
+    /// The cores of one tile row computed tile by tile: [columns, 16, 16, k]. Under fully
+    /// transparent pixels each tile sees colour bled in from its own opaque pixels.
+    private func tileCores(_ needed: [Int]) throws -> Tensor {
+        let (w, bands, c) = (grid.width, source.bands, source.colourBands)
+        let n = TileGrid.inputSize, columns = grid.columns
+        var tiles = Tensor(zeros: [columns, n, n, c])
+        var alpha = source.hasAlpha ? [Float](repeating: 0, count: columns * n * n) : []
+        let sourceColumns = (-TileGrid.margin..<(columns * TileGrid.outputSize - TileGrid.margin + n)).map { mirror($0, w) }
+        ring.withUnsafeBufferPointer { ringBuffer in
+            tiles.scalars.withUnsafeMutableBufferPointer { t in
+                let r = ringBuffer.baseAddress!, tp = t.baseAddress!
+                for j in 0..<columns {
+                    let left = j * TileGrid.outputSize - TileGrid.margin
+                    let inside = !source.hasAlpha && left >= 0 && left + n <= w
+                    for (y, sy) in needed.enumerated() {
+                        let rowStart = r + (sy % Self.ringRows) * w * bands
+                        let to = (j * n + y) * n
+                        if inside { // no mirroring, no alpha: one contiguous run
+                            (tp + to * c).update(from: rowStart + left * c, count: n * c)
+                            continue
+                        }
+                        for x in 0..<n {
+                            let from = rowStart + sourceColumns[j * TileGrid.outputSize + x] * bands
+                            for ch in 0..<c { tp[(to + x) * c + ch] = from[ch] }
+                            if source.hasAlpha { alpha[to + x] = from[c] }
+                        }
+                    }
+                }
+                if source.hasAlpha {
+                    alpha.withUnsafeBufferPointer { a in
+                        for j in 0..<columns {
+                            bleedTransparentColour(tp + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
+                        }
+                    }
+                }
+            }
+        }
+        return try transform.apply(tiles)
+    }
+
+    /// The same cores from the region fast path: the tile row as one strip of 36 rows and
+    /// 16 * columns + 20 mirrored columns, rearranged into tile order. Images with alpha take the
+    /// tile path, whose colour bleeding under transparent pixels is per tile.
+    private func stripCores(_ needed: [Int]) throws -> Tensor {
+        let (w, bands, c) = (grid.width, source.bands, source.colourBands)
+        let columns = grid.columns, m = TileGrid.outputSize, stripWidth = columns * m + 2 * TileGrid.margin
+        var strip = Tensor(zeros: [1, TileGrid.inputSize, stripWidth, c])
+        let sourceColumns = (0..<stripWidth).map { mirror($0 - TileGrid.margin, w) }
+        ring.withUnsafeBufferPointer { ringBuffer in
+            strip.scalars.withUnsafeMutableBufferPointer { s in
+                for (y, sy) in needed.enumerated() {
+                    let rowStart = ringBuffer.baseAddress! + (sy % Self.ringRows) * w * bands, to = s.baseAddress! + y * stripWidth * c
+                    for x in 0..<stripWidth {
+                        let from = rowStart + sourceColumns[x] * bands
+                        for ch in 0..<c { to[x * c + ch] = from[ch] }
+                    }
+                }
+            }
+        }
+        let side = try transform.applyRegion(strip)
+        let k = side.shape.last ?? 0
+        guard side.shape == [1, m, columns * m, k] else {
+            throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, m, columns * m, k])")
+        }
+        var cores = Tensor(zeros: [columns, m, m, k])
+        for j in 0..<columns {
+            for y in 0..<m {
+                let from = (y * columns * m + j * m) * k, to = ((j * m + y) * m) * k
+                cores.scalars.replaceSubrange(to..<(to + m * k), with: side.scalars[from..<(from + m * k)])
+            }
+        }
+        return cores
     }
 }
 

@@ -1,4 +1,5 @@
-// What the imaging pipeline asks of a style: input tiles in, 16x16 cores out.
+// What the imaging pipeline asks of a style: input tiles in, 16x16 cores out; and, for a style
+// whose network qualifies for the region fast path (DESIGN.md §4), a whole strip of tiles at once.
 
 import ConvCore
 
@@ -7,4 +8,14 @@ public protocol TileTransform: Sendable {
     func outputBands(forColourBands colourBands: Int) -> Int
     /// [n, 36, 36, colourBands] in [0, 1] -> [n, 16, 16, outputBands] in [0, 1] (clamped later).
     func apply(_ tiles: Tensor) throws -> Tensor
+    /// Whether `applyRegion` gives what `apply` gives for the tiles a strip covers.
+    var handlesRegions: Bool { get }
+    /// A strip [1, 36, 16c + 20, colourBands] (one tile row, margins included) -> its cores
+    /// side by side, [1, 16, 16c, outputBands].
+    func applyRegion(_ strip: Tensor) throws -> Tensor
+}
+
+extension TileTransform {
+    public var handlesRegions: Bool { false }
+    public func applyRegion(_ strip: Tensor) throws -> Tensor { throw ModelError("this transform works on tiles only") }
 }

@@ -11,6 +11,8 @@ public struct Style: Sendable {
     public let model: Model
     /// The model compiled for inference (packed weights, folded BatchNormalization).
     public let plan: InferencePlan
+    /// The region fast path, when the model qualifies for it (nil: tiles only).
+    public let region: RegionPlan?
     public let colour: ColourHandling
     public let metadata: [String: String]
 
@@ -31,6 +33,6 @@ public struct Style: Sendable {
             throw ModelError("\(file.path): the model maps a \(n)x\(n)x\(colour.modelInputChannels) tile to \(shape.dropFirst().map(String.init).joined(separator: "x")), a \(colour.output.rawValue) style needs \(m)x\(m)x\(colour.modelOutputChannels)")
         }
         return Style(name: name ?? file.deletingPathExtension().lastPathComponent, file: file, model: model, plan: plan,
-                     colour: colour, metadata: metadata)
+                     region: try? RegionPlan(model), colour: colour, metadata: metadata)
     }
 }

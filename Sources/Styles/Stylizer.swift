@@ -10,6 +10,12 @@ public struct Stylizer: Sendable {
     public var threads: Int
     /// Tiles per forward pass and thread.
     public var batchSize = 64
+    /// Run whole tile rows through the region fast path when the style qualifies (the tiled
+    /// path is the reference it matches; images with alpha always take it).
+    public var useRegions = true
+
+    /// Whether this stylizer takes the region fast path for images without alpha.
+    public var usesRegions: Bool { useRegions && style.region != nil }
 
     public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.style = style
@@ -51,6 +57,41 @@ struct StyleTransform: TileTransform {
 
     func outputBands(forColourBands colourBands: Int) -> Int {
         stylizer.style.colour.outputBands(forColourBands: colourBands)
+    }
+
+    var handlesRegions: Bool { stylizer.usesRegions }
+
+    /// The strip split by tile columns across the pool, each part a region with its margins.
+    func applyRegion(_ strip: Tensor) throws -> Tensor {
+        let style = stylizer.style, region = style.region!
+        let input = style.colour.networkInput(strip)
+        let (height, width, c) = (input.shape[1], input.shape[2], input.shape[3])
+        let m = TileGrid.outputSize, margin = TileGrid.margin, columns = (width - 2 * margin) / m
+        let pool = WorkerPool.shared(threads: stylizer.threads), parts = min(pool.threads, columns)
+        let ranges = (0..<parts).map { p in (p * columns / parts)..<((p + 1) * columns / parts) }
+        var results = [Result<Tensor, any Error>?](repeating: nil, count: parts)
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = UncheckedSendable(slots)
+            pool.run(parts: parts) { p in
+                let r = ranges[p], partWidth = r.count * m + 2 * margin
+                var scalars = [Float](repeating: 0, count: height * partWidth * c)
+                for y in 0..<height {
+                    let from = (y * width + r.lowerBound * m) * c
+                    scalars.replaceSubrange((y * partWidth * c)..<((y + 1) * partWidth * c), with: input.scalars[from..<(from + partWidth * c)])
+                }
+                slots.value[p] = Result { try region.predict(Tensor(shape: [1, height, partWidth, c], scalars: scalars)) }
+            }
+        }
+        let pieces = try results.map { try $0!.get() }
+        let k = pieces[0].shape[3], outHeight = pieces[0].shape[1]
+        var joined = Tensor(zeros: [1, outHeight, columns * m, k])
+        for (r, piece) in zip(ranges, pieces) {
+            for y in 0..<outHeight {
+                let count = r.count * m * k, to = (y * columns * m + r.lowerBound * m) * k
+                joined.scalars.replaceSubrange(to..<(to + count), with: piece.scalars[(y * count)..<((y + 1) * count)])
+            }
+        }
+        return style.colour.imageOutput(joined, tiles: strip, margin: margin)
     }
 
     func apply(_ tiles: Tensor) throws -> Tensor {
