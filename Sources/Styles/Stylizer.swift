@@ -69,20 +69,15 @@ struct StyleTransform: TileTransform {
         let m = TileGrid.outputSize, margin = TileGrid.margin, columns = (width - 2 * margin) / m
         let pool = WorkerPool.shared(threads: stylizer.threads), parts = min(pool.threads, columns)
         let ranges = (0..<parts).map { p in (p * columns / parts)..<((p + 1) * columns / parts) }
-        var results = [Result<Tensor, any Error>?](repeating: nil, count: parts)
-        results.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedSendable(slots)
-            pool.run(parts: parts) { p in
-                let r = ranges[p], partWidth = r.count * m + 2 * margin
-                var scalars = [Float](repeating: 0, count: height * partWidth * c)
-                for y in 0..<height {
-                    let from = (y * width + r.lowerBound * m) * c
-                    scalars.replaceSubrange((y * partWidth * c)..<((y + 1) * partWidth * c), with: input.scalars[from..<(from + partWidth * c)])
-                }
-                slots.value[p] = Result { try region.predict(Tensor(shape: [1, height, partWidth, c], scalars: scalars)) }
+        let pieces = try pool.map(parts: parts) { p in
+            let r = ranges[p], partWidth = r.count * m + 2 * margin
+            var scalars = [Float](repeating: 0, count: height * partWidth * c)
+            for y in 0..<height {
+                let from = (y * width + r.lowerBound * m) * c
+                scalars.replaceSubrange((y * partWidth * c)..<((y + 1) * partWidth * c), with: input.scalars[from..<(from + partWidth * c)])
             }
+            return try region.predict(Tensor(shape: [1, height, partWidth, c], scalars: scalars))
         }
-        let pieces = try results.map { try $0!.get() }
         let k = pieces[0].shape[3], outHeight = pieces[0].shape[1]
         var joined = Tensor(zeros: [1, outHeight, columns * m, k])
         for (r, piece) in zip(ranges, pieces) {

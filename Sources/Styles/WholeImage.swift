@@ -31,23 +31,18 @@ extension WholeImage {
         let paddedWidth = grid.columns * m + 2 * margin
         let rowsPerBand = max(1, min(8, (grid.rows + pool.threads - 1) / pool.threads))
         let bands = stride(from: 0, to: grid.rows, by: rowsPerBand).map { $0..<min($0 + rowsPerBand, grid.rows) }
-        var results = [Result<Tensor, any Error>?](repeating: nil, count: bands.count)
-        results.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedSendable(slots)
-            pool.run(parts: bands.count) { b in
-                let rows = bands[b], bandHeight = rows.count * m + 2 * margin
-                var input = [Float](repeating: 0, count: bandHeight * paddedWidth * c)
-                for y in 0..<bandHeight {
-                    let sy = mirror(rows.lowerBound * m - margin + y, height)
-                    for x in 0..<paddedWidth {
-                        let sx = mirror(x - margin, width), to = (y * paddedWidth + x) * c, from = (sy * width + sx) * c
-                        for k in 0..<c { input[to + k] = image.scalars[from + k] }
-                    }
+        let outputs = try pool.map(parts: bands.count) { b in
+            let rows = bands[b], bandHeight = rows.count * m + 2 * margin
+            var input = [Float](repeating: 0, count: bandHeight * paddedWidth * c)
+            for y in 0..<bandHeight {
+                let sy = mirror(rows.lowerBound * m - margin + y, height)
+                for x in 0..<paddedWidth {
+                    let sx = mirror(x - margin, width), to = (y * paddedWidth + x) * c, from = (sy * width + sx) * c
+                    for k in 0..<c { input[to + k] = image.scalars[from + k] }
                 }
-                slots.value[b] = Result { try region.predict(Tensor(shape: [1, bandHeight, paddedWidth, c], scalars: input)) }
             }
+            return try region.predict(Tensor(shape: [1, bandHeight, paddedWidth, c], scalars: input))
         }
-        let outputs = try results.map { try $0!.get() }
         let k = outputs[0].shape[3]
         var output = Tensor(zeros: [1, height, width, k])
         for (rows, band) in zip(bands, outputs) {

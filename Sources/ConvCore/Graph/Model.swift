@@ -85,11 +85,8 @@ public struct Model: Sendable {
         for o in graph.outputNodes { remainingUses[o] += 1 }
 
         for (k, i) in graph.inputNodes.enumerated() {
-            let x = inputs[k], declared = nodes[i].outputDims
-            let fits = x.rank == declared.count + 1 && zip(x.shape.dropFirst(), declared).allSatisfy { $1 == nil || $0 == $1 }
-            guard fits else {
-                throw ModelError("input '\(nodes[i].name)' expects \(describe(declared)), got \(describe(x.shape.map { $0 }, batch: false))")
-            }
+            let x = inputs[k]
+            try graph.check(x, fitsInput: i)
             guard x.shape[0] == batch else { throw ModelError("inputs have different batch sizes") }
             tape.values[i] = x
         }

@@ -96,4 +96,12 @@ struct ModelGraph: Sendable {
         inputNodes = built.indices.filter { built[$0].isInput }
         outputNodes = outputSpecIndices.map { position[$0] }
     }
+
+    /// A batch fits input node `i` when every declared (non-null) dimension matches.
+    func check(_ x: Tensor, fitsInput i: Int) throws {
+        let declared = nodes[i].outputDims
+        guard x.rank == declared.count + 1, zip(x.shape.dropFirst(), declared).allSatisfy({ $1 == nil || $0 == $1 }) else {
+            throw ModelError("input '\(nodes[i].name)' expects \(describe(declared)), got \(describe(x.shape.map { $0 }, batch: false))")
+        }
+    }
 }

@@ -82,17 +82,11 @@ public struct InferencePlan: Sendable {
         guard parts > 1 else { return try run(x) }
         let perSample = x.count / n
         let ranges = (0..<parts).map { p in (p * n / parts)..<((p + 1) * n / parts) }
-        var results = [Result<Tensor, any Error>?](repeating: nil, count: parts)
-        results.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedSendable(slots)
-            pool.run(parts: parts) { p in
-                let r = ranges[p]
-                let share = Tensor(shape: [r.count] + x.shape.dropFirst(),
-                                   scalars: Array(x.scalars[(r.lowerBound * perSample)..<(r.upperBound * perSample)]))
-                slots.value[p] = Result { try run(share) }
-            }
+        let pieces = try pool.map(parts: parts) { p in
+            let r = ranges[p]
+            return try run(Tensor(shape: [r.count] + x.shape.dropFirst(),
+                                  scalars: Array(x.scalars[(r.lowerBound * perSample)..<(r.upperBound * perSample)])))
         }
-        let pieces = try results.map { try $0!.get() }
         var scalars: [Float] = []
         scalars.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
         for piece in pieces { scalars.append(contentsOf: piece.scalars) }
@@ -105,10 +99,8 @@ public struct InferencePlan: Sendable {
         guard graph.inputNodes.count == 1, graph.outputNodes.count == 1 else {
             throw ModelError("model '\(graph.name)': the inference plan takes one input and one output")
         }
-        let input = graph.inputNodes[0], declared = nodes[input].outputDims
-        guard x.rank == declared.count + 1, zip(x.shape.dropFirst(), declared).allSatisfy({ $1 == nil || $0 == $1 }) else {
-            throw ModelError("input '\(nodes[input].name)' expects \(describe(declared)), got \(describe(x.shape.dropFirst().map { $0 }, batch: false))")
-        }
+        let input = graph.inputNodes[0]
+        try graph.check(x, fitsInput: input)
         var values = [Tensor?](repeating: nil, count: nodes.count)
         var remainingUses = [Int](repeating: 0, count: nodes.count)
         for step in steps { for j in step.inputs { remainingUses[j] += 1 } }
@@ -137,7 +129,7 @@ public struct InferencePlan: Sendable {
 }
 
 /// A value handed to pool threads that write disjoint parts of it.
-public struct UncheckedSendable<Value>: @unchecked Sendable {
-    public var value: Value
-    public init(_ value: Value) { self.value = value }
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -61,6 +61,17 @@ public final class WorkerPool: @unchecked Sendable { // all state is behind `con
         }
     }
 
+    /// `body(part)` for every part across the threads, the results in part order; the first
+    /// error thrown (by part order) is rethrown once all parts are done.
+    public func map<T>(parts: Int, _ body: (Int) throws -> T) throws -> [T] {
+        var results = [Result<T, any Error>?](repeating: nil, count: parts)
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = UncheckedSendable(slots)
+            run(parts: parts) { p in slots.value[p] = Result { try body(p) } }
+        }
+        return try results.map { try $0!.get() }
+    }
+
     /// Takes parts until none is left.
     private func drain() {
         while runOnePart() {
