@@ -16,6 +16,13 @@ import Testing
         #expect(try RegionPlan(model).radius == 2)
     }
 
+    /// A transposed convolution with a kernel narrower than its stride leaves some outputs
+    /// reading no input: the analysis handles them (radius from the others) instead of trapping.
+    @Test func outputsThatReadNoInputAreAllowed() throws {
+        let model = try Self.cropModel(#"{"name": "down", "type": "Conv2D", "filters": 4, "kernel_size": 2, "strides": 2, "padding": "same"}, {"name": "up", "type": "Conv2DTranspose", "filters": 3, "kernel_size": 1, "strides": 2, "padding": "same"}"#)
+        #expect(try RegionPlan(model).radius == 1)
+    }
+
     /// One changed pixel in the middle of a 148x148 region changes no output further than the radius.
     @Test func anImpulseChangesOutputsOnlyWithinTheRadius() throws {
         let model = try Model(spec: ModelSpec(contentsOf: fixtures.appendingPathComponent("region_unet.json")), seed: 11)

@@ -32,9 +32,10 @@ public struct RegionPlan: Sendable {
         }
         var radius = 0
         for axis in 0..<2 {
-            _ = try Self.neededInput(graph, axis: axis, from: 0...(core - 1))
+            // Every position the whole core needs is needed by one of its pixels, so checking each
+            // pixel's cone checks the core's.
             for p in 0..<core {
-                let needed = try Self.neededInput(graph, axis: axis, from: p...p)
+                guard let needed = try Self.neededInput(graph, axis: axis, from: p...p) else { continue }
                 radius = max(radius, p + margin - needed.lowerBound, needed.upperBound - p - margin)
             }
         }
@@ -48,11 +49,14 @@ public struct RegionPlan: Sendable {
 
     // MARK: analysis
 
+    /// (axis, needed output interval, input size) -> the needed input interval, nil when those
+    /// outputs read no input (a transposed convolution whose kernel is narrower than its stride).
+    private typealias Rule = (Int, ClosedRange<Int>, Int) -> ClosedRange<Int>?
+
     /// How a layer maps a needed interval of its output, along one axis, to each input's needed
     /// interval; nil for layers that mix positions (Flatten, global pooling, ...).
-    private static func rule(_ node: ModelGraph.Node, _ nodes: [ModelGraph.Node]) -> ((Int, ClosedRange<Int>, Int) -> ClosedRange<Int>)? {
-        // (axis, needed output interval, input size) -> needed input interval
-        func window(_ k: (Int, Int), _ s: (Int, Int), _ padding: Padding) -> (Int, ClosedRange<Int>, Int) -> ClosedRange<Int> {
+    private static func rule(_ node: ModelGraph.Node, _ nodes: [ModelGraph.Node]) -> Rule? {
+        func window(_ k: (Int, Int), _ s: (Int, Int), _ padding: Padding) -> Rule {
             { axis, r, size in
                 let (k, s) = axis == 0 ? (k.0, s.0) : (k.1, s.1)
                 let before = padding.before(size, kernel: k, stride: s)
@@ -67,7 +71,8 @@ public struct RegionPlan: Sendable {
             return { axis, r, _ in
                 let (k, s) = axis == 0 ? (conv.kernel.0, conv.strides.0) : (conv.kernel.1, conv.strides.1)
                 let crop = conv.cropStart(kernel: k, stride: s)
-                return floorDivide(r.lowerBound + crop - k + 1 + s - 1, s)...floorDivide(r.upperBound + crop, s)
+                let first = floorDivide(r.lowerBound + crop - k + 1 + s - 1, s), last = floorDivide(r.upperBound + crop, s)
+                return first <= last ? first...last : nil
             }
         case let up as UpSampling2D:
             return up.bilinear ? nil : { axis, r, _ in
@@ -100,8 +105,8 @@ public struct RegionPlan: Sendable {
 
     /// Propagates a needed output interval back to the model input along `axis`, refusing when
     /// some layer would need a position outside its input (padding the tile has and a region
-    /// does not, or the other way round).
-    private static func neededInput(_ graph: ModelGraph, axis: Int, from output: ClosedRange<Int>) throws -> ClosedRange<Int> {
+    /// does not, or the other way round); nil when the output reads no input at all.
+    private static func neededInput(_ graph: ModelGraph, axis: Int, from output: ClosedRange<Int>) throws -> ClosedRange<Int>? {
         let nodes = graph.nodes
         var needed = [ClosedRange<Int>?](repeating: nil, count: nodes.count)
         needed[graph.outputNodes[0]] = output
@@ -109,14 +114,14 @@ public struct RegionPlan: Sendable {
             guard let r = needed[i], !nodes[i].isInput, let rule = rule(nodes[i], nodes) else { continue }
             for (k, j) in nodes[i].inputs.enumerated() {
                 let size = nodes[i].inputDims[k][axis]!
-                let want = rule(axis, r, size)
+                guard let want = rule(axis, r, size) else { continue }
                 guard want.lowerBound >= 0 && want.upperBound < size else {
                     throw ModelError("layer '\(nodes[i].name)' reaches past the edge of its \(size)-pixel input: the receptive field is wider than the margin")
                 }
                 needed[j] = needed[j].map { min($0.lowerBound, want.lowerBound)...max($0.upperBound, want.upperBound) } ?? want
             }
         }
-        return needed[graph.inputNodes[0]]!
+        return needed[graph.inputNodes[0]]
     }
 }
 
