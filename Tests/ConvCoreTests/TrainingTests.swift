@@ -137,6 +137,27 @@ func peakResidentBytes() -> Int {
         #expect(resumed.optimizer.state.tensors.map(\.tensor) == straight.optimizer.state.tensors.map(\.tensor))
     }
 
+    /// A batch split across threads takes the single-threaded step (up to float summation order),
+    /// and the same thread count repeats it exactly.
+    @Test func stepSplitAcrossThreadsMatchesOneThread() throws {
+        let spec = try ModelSpec(contentsOf: fixtures.appendingPathComponent("region_unet.json"))
+        var g = SeededGenerator(seed: 3)
+        let batch = tiles(of: syntheticImage(height: 80, width: 80, seed: 4), count: 7, generator: &g)
+        func trained(threads: Int?) throws -> (losses: [Float], weights: [Tensor]) {
+            var trainer = Trainer(model: try Model(spec: spec, seed: 1), optimizer: .sgd(learningRate: 0.1), loss: .mse)
+            let losses = try (0..<3).map { _ in
+                try threads.map { try trainer.step(inputs: [batch.inputs], targets: [batch.targets], pool: .shared(threads: $0)) }
+                    ?? trainer.step(inputs: [batch.inputs], targets: [batch.targets])
+            }
+            return (losses, trainer.model.weights.map(\.tensor))
+        }
+        let one = try trained(threads: nil), three = try trained(threads: 3), again = try trained(threads: 3)
+        #expect(zip(one.losses, three.losses).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) })
+        #expect(zip(one.weights, three.weights).allSatisfy { $0.maxAbsDifference($1) <= 1e-5 })
+        #expect(three.losses == again.losses && three.weights == again.weights)
+        #expect(one.losses[2] < one.losses[0])
+    }
+
     @Test func checkpointRejectsGarbage() {
         let bad = Trainer.Checkpoint(weights: Data([1, 2, 3]), state: Data())
         #expect(errorMessage { _ = try Trainer(resuming: bad) }.contains("only 3 bytes"))

@@ -17,6 +17,67 @@ public struct Trainer: Sendable {
     /// Trains on one batch and returns the batch's loss before the update (as Keras reports it).
     @discardableResult
     public mutating func step(inputs: [Tensor], targets: [Tensor]) throws -> Float {
+        let (value, gradients) = try lossAndGradients(model: &model, inputs: inputs, targets: targets, generator: &generator)
+        apply(gradients)
+        return value
+    }
+
+    /// The same step with the batch split across `pool`: each thread runs the forward and
+    /// backward pass on its share, and the shares' gradients are summed in part order, weighted by
+    /// their sizes (the batch mean the single-threaded step takes), so a run is reproducible for a
+    /// given thread count. Dropout masks come from one generator per part, drawn from the
+    /// trainer's. Models with BatchNormalization train unsplit: a share's batch statistics would
+    /// not be the batch's.
+    @discardableResult
+    public mutating func step(inputs: [Tensor], targets: [Tensor], pool: WorkerPool) throws -> Float {
+        let batch = inputs.first?.shape.first ?? 0
+        let parts = min(pool.threads, batch)
+        guard parts > 1, !model.graph.nodes.contains(where: { $0.layer is BatchNormalization }) else {
+            return try step(inputs: inputs, targets: targets)
+        }
+        let bounds = (0...parts).map { $0 * batch / parts }
+        var seeds: [UInt64] = []
+        for _ in 0..<parts { seeds.append(generator.next()) }
+        let model = self.model
+        let shares = try pool.map(parts: parts) { p in
+            let range = bounds[p]..<bounds[p + 1]
+            var share = model
+            var generator = SeededGenerator(seed: seeds[p])
+            return try lossAndGradients(model: &share, inputs: inputs.map { $0.batchSlice(range) },
+                                        targets: targets.map { $0.batchSlice(range) }, generator: &generator)
+        }
+        var value: Float = 0
+        var total = shares[0].gradients
+        for (p, share) in shares.enumerated() {
+            let weight = Float(bounds[p + 1] - bounds[p]) / Float(batch)
+            value += weight * share.value
+            for i in total.indices {
+                for j in total[i].indices {
+                    total[i][j].scalars.withUnsafeMutableBufferPointer { sum in
+                        share.gradients[i][j].scalars.withUnsafeBufferPointer { g in
+                            if p == 0 {
+                                for k in sum.indices { sum[k] = weight * g[k] }
+                            } else {
+                                for k in sum.indices { sum[k] = sum[k].addingProduct(weight, g[k]) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        apply(total)
+        return value
+    }
+
+    /// The loss on a batch in inference mode, without training.
+    public func evaluate(inputs: [Tensor], targets: [Tensor]) throws -> Float {
+        var total: Float = 0
+        for (y, t) in zip(try model.predict(inputs), targets) { total += try loss.evaluate(prediction: y, target: t).value }
+        return total
+    }
+
+    private func lossAndGradients(model: inout Model, inputs: [Tensor], targets: [Tensor],
+                                  generator: inout SeededGenerator) throws -> (value: Float, gradients: [[Tensor]]) {
         let tape = try model.record(inputs, training: true, generator: &generator)
         guard targets.count == tape.outputs.count else {
             throw ModelError("model '\(model.name)' has \(tape.outputs.count) output(s), got \(targets.count) target(s)")
@@ -28,21 +89,23 @@ public struct Trainer: Sendable {
             total += value
             outputGradients.append(gradient)
         }
-        let gradients = model.backward(tape, outputGradients: outputGradients)
+        return (total, model.backward(tape, outputGradients: outputGradients).parameters)
+    }
+
+    private mutating func apply(_ gradients: [[Tensor]]) {
         for (i, node) in model.graph.nodes.enumerated() {
             for (p, spec) in node.parameters.enumerated() where spec.trainable {
-                optimizer.update("\(node.name).\(spec.name)", &model.parameters[i][p].scalars,
-                                 gradient: gradients.parameters[i][p].scalars)
+                optimizer.update("\(node.name).\(spec.name)", &model.parameters[i][p].scalars, gradient: gradients[i][p].scalars)
             }
         }
         optimizer.finishStep()
-        return total
     }
+}
 
-    /// The loss on a batch in inference mode, without training.
-    public func evaluate(inputs: [Tensor], targets: [Tensor]) throws -> Float {
-        var total: Float = 0
-        for (y, t) in zip(try model.predict(inputs), targets) { total += try loss.evaluate(prediction: y, target: t).value }
-        return total
+extension Tensor {
+    /// Samples `range` of the batch (first) axis.
+    func batchSlice(_ range: Range<Int>) -> Tensor {
+        let per = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [range.count] + shape.dropFirst(), scalars: Array(scalars[(range.lowerBound * per)..<(range.upperBound * per)]))
     }
 }
