@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The conv core is compiled for the CPU it runs on: without a target CPU, SIMD fused multiply-adds
-// become libm calls (about 100x slower). A binary built here needs AVX-512 where it runs.
+// become libm calls (about 100x slower). A binary built here needs the same CPU features where it runs.
 let nativeCPU: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "native"]),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
@@ -31,6 +31,11 @@ let package = Package(
         .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
         .target(name: "JobStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
+            name: "Training",
+            dependencies: ["ConvCore", "Imaging", "Styles", "JobStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: nativeCPU
+        ),
+        .target(
             name: "Daemon",
             dependencies: [
                 "Styles", "JobStore", "Imaging",
@@ -49,6 +54,7 @@ let package = Package(
                 "Styles",
                 "JobStore",
                 "Daemon",
+                "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeCPU
@@ -69,7 +75,8 @@ let package = Package(
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tessera", "Imaging", "JobStore", "Styles", "Daemon"]
+            dependencies: ["tessera", "Imaging", "JobStore", "Styles", "Daemon", "Training"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -45,6 +45,46 @@ static inline void tessera_vips_set_error(const char *domain, const char *messag
     vips_error(domain, "%s", message);
 }
 
+// Operations the reference filters of `tessera pairs make` use.
+static inline int tessera_vips_resize(VipsImage *in, VipsImage **out, double scale) {
+    return vips_resize(in, out, scale, NULL);
+}
+static inline int tessera_vips_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space) {
+    return vips_colourspace(in, out, space, NULL);
+}
+static inline int tessera_vips_extract_bands(VipsImage *in, VipsImage **out, int first, int count) {
+    return vips_extract_band(in, out, first, "n", count, NULL);
+}
+/// out = in * scale (every band), as float.
+static inline int tessera_vips_scale(VipsImage *in, VipsImage **out, double scale) {
+    double a = scale, b = 0;
+    return vips_linear(in, out, &a, &b, 1, NULL);
+}
+static inline int tessera_vips_floor(VipsImage *in, VipsImage **out) {
+    return vips_floor(in, out, NULL);
+}
+static inline int tessera_vips_cast_uchar(VipsImage *in, VipsImage **out) {
+    return vips_cast_uchar(in, out, NULL);
+}
+/// BT.601 luma (Y = .299R + .587G + .114B, DESIGN.md §7) of 8-bit sRGB, rounded to 8 bits.
+static inline int tessera_vips_luma601(VipsImage *in, VipsImage **out) {
+    double weights[3] = {0.299, 0.587, 0.114};
+    VipsImage *matrix = vips_image_new_matrix_from_array(3, 1, weights, 3);
+    if (!matrix) return -1;
+    VipsImage *y = NULL, *shifted = NULL;
+    double a = 1, b = 0.5;
+    int failed = vips_recomb(in, &y, matrix, NULL) || vips_linear(y, &shifted, &a, &b, 1, NULL)
+        || vips_cast_uchar(shifted, out, NULL);
+    g_object_unref(matrix);
+    if (y) g_object_unref(y);
+    if (shifted) g_object_unref(shifted);
+    if (!failed) (*out)->Type = VIPS_INTERPRETATION_B_W;
+    return failed ? -1 : 0;
+}
+static inline int tessera_vips_sobel(VipsImage *in, VipsImage **out) {
+    return vips_sobel(in, out, NULL);
+}
+
 // Savers, one per format, with the options Tessera exposes.
 static inline int tessera_vips_jpegsave(VipsImage *in, const char *path, int quality) {
     return vips_jpegsave(in, path, "Q", quality, NULL);

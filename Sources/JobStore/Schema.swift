@@ -81,6 +81,14 @@ enum Schema {
                 t.column("val_loss", .double)
             }
         }
+        // The best checkpoint is chosen by validation loss; epoch ends are kept for the report.
+        migrator.registerMigration("v2: checkpoint validation loss and epoch ends") { db in
+            try db.alter(table: "checkpoints") { t in
+                t.add(column: "val_loss", .double)
+                t.add(column: "epoch_end", .boolean).notNull().defaults(to: false)
+            }
+            try db.alter(table: "training_runs") { t in t.add(column: "finished_at", .double) }
+        }
         return migrator
     }
 }

@@ -35,8 +35,8 @@ public struct ColourHandling: Sendable, Equatable, Codable {
 
     public var json: String { #"{"input": "\#(input.rawValue)", "output": "\#(output.rawValue)"}"# }
 
-    var modelInputChannels: Int { input == .luminance ? 1 : 3 }
-    var modelOutputChannels: Int { output == .luminance ? 1 : output == .cbcr ? 2 : 3 }
+    package var modelInputChannels: Int { input == .luminance ? 1 : 3 }
+    package var modelOutputChannels: Int { output == .luminance ? 1 : output == .cbcr ? 2 : 3 }
 
     /// Colour bands of the output for an image with `colourBands`: CbCr adds colour, luminance
     /// removes it, the others keep what the image had.
@@ -49,7 +49,7 @@ public struct ColourHandling: Sendable, Equatable, Codable {
     }
 
     /// Image tiles [n, h, w, 1 or 3] -> what the network takes.
-    func networkInput(_ tiles: Tensor) -> Tensor {
+    package func networkInput(_ tiles: Tensor) -> Tensor {
         let grey = tiles.shape[3] == 1
         switch input {
         case .luminance: return grey ? tiles : ColourConversion.rgbToLuminance(tiles)
@@ -59,9 +59,37 @@ public struct ColourHandling: Sendable, Equatable, Codable {
         }
     }
 
+    /// Target image cores [n, 16, 16, 1 or 3] -> what the network should return for them (the
+    /// inverse of `imageOutput`).
+    package func networkTarget(_ cores: Tensor) -> Tensor {
+        let grey = cores.shape[3] == 1
+        switch output {
+        case .luminance: return grey ? cores : ColourConversion.rgbToLuminance(cores)
+        case .rgb: return grey ? repeatingChannel(cores) : cores
+        case .hsv: return ColourConversion.rgbToHSV(grey ? repeatingChannel(cores) : cores)
+        case .cbcr:
+            let ycbcr = ColourConversion.rgbToYCbCr(grey ? repeatingChannel(cores) : cores)
+            let pixels = ycbcr.count / 3
+            var cbcr = [Float](repeating: 0, count: 2 * pixels)
+            for p in 0..<pixels { (cbcr[2 * p], cbcr[2 * p + 1]) = (ycbcr.scalars[3 * p + 1], ycbcr.scalars[3 * p + 2]) }
+            return Tensor(shape: cores.shape.dropLast() + [2], scalars: cbcr)
+        }
+    }
+
+    /// What pairs of these colour bands (1 grey, 3 RGB) teach: grey to colour is colorize
+    /// (luminance in, CbCr out), colour to grey a luminance output, otherwise like to like.
+    package static func inferred(inputBands: Int, targetBands: Int) -> ColourHandling {
+        switch (inputBands, targetBands) {
+        case (1, 1): ColourHandling(input: .luminance, output: .luminance)
+        case (1, _): ColourHandling(input: .luminance, output: .cbcr)
+        case (_, 1): ColourHandling(input: .rgb, output: .luminance)
+        default: ColourHandling()
+        }
+    }
+
     /// The network's cores [n, 16, 16, k] -> image cores [n, 16, 16, outputBands]; `tiles` are
     /// the image tiles the cores came from (CbCr takes their Y).
-    func imageOutput(_ cores: Tensor, tiles: Tensor, margin: Int) -> Tensor {
+    package func imageOutput(_ cores: Tensor, tiles: Tensor, margin: Int) -> Tensor {
         let colourBands = tiles.shape[3]
         switch output {
         case .luminance:

@@ -40,3 +40,21 @@ func duration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
 }
+
+/// A status line redrawn in place on a terminal; `keep` lines stay (and are the only ones printed
+/// when stderr is not a terminal, so logs get one line per epoch).
+final class StatusLine {
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private var lastDraw = Date.distantPast
+
+    func show(_ text: String, keep: Bool) {
+        let now = Date()
+        if terminal {
+            guard keep || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+            lastDraw = now
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)\(keep ? "\n" : "")".utf8))
+        } else if keep {
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+}

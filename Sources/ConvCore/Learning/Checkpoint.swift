@@ -10,6 +10,8 @@ extension Trainer {
         public let weights: Data
         /// Safetensors: optimizer slots; metadata: hyperparameters, iterations, loss, generator.
         public let state: Data
+
+        public init(weights: Data, state: Data) { (self.weights, self.state) = (weights, state) }
     }
 
     public func checkpoint() -> Checkpoint {

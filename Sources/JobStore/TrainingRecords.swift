@@ -1,0 +1,118 @@
+// Training runs, their checkpoints and metrics (DESIGN.md §8). A checkpoint and the metric row
+// logged with it are written in one transaction, so a run resumed after a crash logs every step
+// once. Only epoch ends, the best and the latest checkpoint are kept.
+
+import Foundation
+import GRDB
+
+public struct TrainingRun: Codable, Sendable, FetchableRecord {
+    public var id: Int64
+    public var name: String
+    /// The run's settings as JSON, what `--resume` continues with.
+    public var settings: String
+    /// running | finished
+    public var status: String
+    public var createdAt: Double
+    public var finishedAt: Double?
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
+
+public struct TrainingCheckpoint: Codable, Sendable, FetchableRecord {
+    public var id: Int64
+    public var runId: Int64
+    public var epoch: Int
+    public var step: Int
+    public var loss: Double
+    public var valLoss: Double?
+    public var epochEnd: Bool
+    public var weights: Data
+    public var optimizer: Data
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
+
+public struct TrainingMetric: Codable, Sendable, Equatable, FetchableRecord {
+    public var step: Int
+    public var loss: Double?
+    public var valLoss: Double?
+    public init(step: Int, loss: Double?, valLoss: Double?) { (self.step, self.loss, self.valLoss) = (step, loss, valLoss) }
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
+
+extension JobStore {
+    public func startTrainingRun(name: String, settings: String) throws -> TrainingRun {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO training_runs (name, settings, status, created_at) VALUES (?, ?, 'running', ?)",
+                           arguments: [name, settings, Self.now])
+            return try TrainingRun.fetchOne(db, sql: "SELECT * FROM training_runs WHERE id = ?", arguments: [db.lastInsertedRowID])!
+        }
+    }
+
+    /// The latest run of `name`, finished or not.
+    public func latestTrainingRun(name: String) throws -> TrainingRun? {
+        try database.read { db in
+            try TrainingRun.fetchOne(db, sql: "SELECT * FROM training_runs WHERE name = ? ORDER BY id DESC LIMIT 1", arguments: [name])
+        }
+    }
+
+    public func finishTrainingRun(_ id: Int64) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE training_runs SET status = 'finished', finished_at = ? WHERE id = ?", arguments: [Self.now, id])
+        }
+    }
+
+    /// Saves a checkpoint with the metric row logged at its step, and drops the mid-epoch
+    /// checkpoints that are neither the best nor this one.
+    public func saveCheckpoint(run: Int64, epoch: Int, step: Int, epochEnd: Bool, loss: Double, valLoss: Double?,
+                               weights: Data, optimizer: Data) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO checkpoints (run_id, epoch, step, loss, val_loss, epoch_end, weights, optimizer, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [run, epoch, step, loss, valLoss, epochEnd, weights, optimizer, Self.now])
+            let latest = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO training_metrics (run_id, step, loss, val_loss) VALUES (?, ?, ?, ?)",
+                           arguments: [run, step, loss, valLoss])
+            let best = try Int64.fetchOne(db, sql: Self.bestCheckpointSQL(columns: "id"), arguments: [run])
+            try db.execute(sql: "DELETE FROM checkpoints WHERE run_id = ? AND NOT epoch_end AND id != ? AND id != ?",
+                           arguments: [run, latest, best ?? latest])
+        }
+    }
+
+    public func latestCheckpoint(run: Int64) throws -> TrainingCheckpoint? {
+        try database.read { db in
+            try TrainingCheckpoint.fetchOne(db, sql: "SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step DESC, id DESC LIMIT 1",
+                                            arguments: [run])
+        }
+    }
+
+    /// The checkpoint with the lowest validation loss (the earliest of equals).
+    public func bestCheckpoint(run: Int64) throws -> TrainingCheckpoint? {
+        try database.read { db in try TrainingCheckpoint.fetchOne(db, sql: Self.bestCheckpointSQL(columns: "*"), arguments: [run]) }
+    }
+
+    /// The checkpoints at epoch ends, in order.
+    public func epochCheckpoints(run: Int64) throws -> [TrainingCheckpoint] {
+        try database.read { db in
+            try TrainingCheckpoint.fetchAll(db, sql: "SELECT * FROM checkpoints WHERE run_id = ? AND epoch_end ORDER BY step", arguments: [run])
+        }
+    }
+
+    public func trainingMetrics(run: Int64) throws -> [TrainingMetric] {
+        try database.read { db in
+            try TrainingMetric.fetchAll(db, sql: "SELECT step, loss, val_loss FROM training_metrics WHERE run_id = ? ORDER BY step",
+                                        arguments: [run])
+        }
+    }
+
+    /// Adds or replaces one style in the served list (a newly trained one).
+    public func register(style: StyleRecord) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO styles (name, file, digest, metrics, registered_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [style.name, style.file, style.digest, style.metrics, Self.now])
+        }
+    }
+
+    private static func bestCheckpointSQL(columns: String) -> String {
+        "SELECT \(columns) FROM checkpoints WHERE run_id = ? AND val_loss IS NOT NULL ORDER BY val_loss, step LIMIT 1"
+    }
+}

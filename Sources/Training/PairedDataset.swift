@@ -1,0 +1,123 @@
+// Paired folders: an input image and a target image of the same base name, aligned pixel for
+// pixel. Pairs that cannot be used are reported (file and reason) and skipped.
+
+import ConvCore
+import Crypto
+import Foundation
+import Imaging
+
+/// One image's colour bands (alpha dropped: networks never see it), 16 bits per sample.
+struct PairImage: Sendable {
+    let width: Int, height: Int, bands: Int
+    let samples: [UInt16]
+
+    init(_ url: URL) throws {
+        let (pixels, _) = try ImageFile.load(url)
+        (height, width) = (pixels.shape[1], pixels.shape[2])
+        let all = pixels.shape[3]
+        bands = all == 2 || all == 4 ? all - 1 : all
+        var samples = [UInt16](repeating: 0, count: width * height * bands)
+        for p in 0..<(width * height) {
+            for c in 0..<bands { samples[p * bands + c] = UInt16((pixels.scalars[p * all + c] * 65535).rounded()) }
+        }
+        self.samples = samples
+    }
+}
+
+struct Pair: Sendable {
+    let name: String
+    let input: PairImage
+    let target: PairImage
+}
+
+public struct PairProblem: Sendable, CustomStringConvertible {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+struct PairedDataset: Sendable {
+    let pairs: [Pair]
+    /// SHA-256 over every pair's names and bytes, in name order: which data a style learnt from.
+    let digest: String
+
+    /// Reads every pair; `problem` hears about each one skipped. Throws when none is usable.
+    init(inputs: URL, targets: URL, problem: (PairProblem) -> Void) throws {
+        let inputFiles = try Self.imageFiles(in: inputs), targetFiles = try Self.imageFiles(in: targets)
+        var byName: [String: URL] = [:]
+        for (name, files) in Dictionary(grouping: targetFiles, by: Self.baseName) {
+            if files.count > 1 {
+                files.forEach { problem(PairProblem(file: $0.path, reason: "several targets are named '\(name)'; rename all but one")) }
+            } else {
+                byName[name] = files[0]
+            }
+        }
+        var pairs: [Pair] = []
+        var matched = Set<String>()
+        for (name, files) in Dictionary(grouping: inputFiles, by: Self.baseName).sorted(by: { $0.key < $1.key }) {
+            guard files.count == 1 else {
+                files.forEach { problem(PairProblem(file: $0.path, reason: "several inputs are named '\(name)'; rename all but one")) }
+                continue
+            }
+            let input = files[0]
+            guard let target = byName[name] else {
+                problem(PairProblem(file: input.path, reason: "no target named '\(name).*' in \(targets.path)"))
+                continue
+            }
+            matched.insert(name)
+            do {
+                let a = try PairImage(input), b = try PairImage(target)
+                guard a.width == b.width, a.height == b.height else {
+                    problem(PairProblem(file: target.path, reason: "\(b.width)x\(b.height), but its input \(input.lastPathComponent) is \(a.width)x\(a.height)"))
+                    continue
+                }
+                guard a.width >= TileGrid.inputSize, a.height >= TileGrid.inputSize else {
+                    problem(PairProblem(file: input.path, reason: "\(a.width)x\(a.height) is smaller than one \(TileGrid.inputSize)x\(TileGrid.inputSize) tile"))
+                    continue
+                }
+                pairs.append(Pair(name: name, input: a, target: b))
+            } catch let error as ImageError {
+                problem(PairProblem(file: error.path, reason: error.reason))
+            }
+        }
+        for (name, target) in byName.sorted(by: { $0.key < $1.key }) where !matched.contains(name) {
+            problem(PairProblem(file: target.path, reason: "no input named '\(name).*' in \(inputs.path)"))
+        }
+        guard !pairs.isEmpty else {
+            throw TrainingError(inputFiles.isEmpty && targetFiles.isEmpty
+                ? "no images in \(inputs.path) and \(targets.path)"
+                : "no usable pairs in \(inputs.path) and \(targets.path)")
+        }
+        self.pairs = pairs
+        digest = try Self.digest(of: pairs.map(\.name), byName: byName, inputs: inputFiles)
+    }
+
+    /// Visible regular files; a missing folder is an error.
+    static func imageFiles(in folder: URL) throws -> [URL] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw TrainingError("\(folder.path): no such folder")
+        }
+        return try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: [.isRegularFileKey])
+            .filter { !$0.lastPathComponent.hasPrefix(".") && (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+
+    static func baseName(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent }
+
+    private static func digest(of names: [String], byName targets: [String: URL], inputs: [URL]) throws -> String {
+        let inputByName = Dictionary(inputs.map { (baseName($0), $0) }, uniquingKeysWith: { a, _ in a })
+        var hash = SHA256()
+        for name in names {
+            hash.update(data: Data(name.utf8))
+            hash.update(data: try Data(contentsOf: inputByName[name]!))
+            hash.update(data: try Data(contentsOf: targets[name]!))
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
