@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "A style name from the models folder, or a style file.") var style: String?
     @Option(help: "The models folder for --style.") var models = "Models"
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Also measure training (Adam, MSE) tiles/s at batch 32 and 64.") var train = false
     @Flag(help: "One JSON object.") var json = false
 
     func validate() throws {
@@ -37,12 +38,13 @@ struct BenchCommand: ParsableCommand {
         var peakGflopsOneThread: Double
         var peakFraction: Double
         var peakRssMb: Double
+        var trainTilesPerS: [String: Double]?
 
         /// Every key always present (null when there is no region path), as scripts expect.
         func encode(to encoder: any Encoder) throws {
             enum Key: String, CodingKey {
                 case model, threads, multiplyAddsPerTile, tilesPerS, tiledMpPerS, regionMpPerS, regionMaxDifference
-                case gflops, peakGflops, peakGflopsOneThread, peakFraction, peakRssMb
+                case gflops, peakGflops, peakGflopsOneThread, peakFraction, peakRssMb, trainTilesPerS
             }
             var c = encoder.container(keyedBy: Key.self)
             try c.encode(model, forKey: .model)
@@ -57,6 +59,7 @@ struct BenchCommand: ParsableCommand {
             try c.encode(peakGflopsOneThread, forKey: .peakGflopsOneThread)
             try c.encode(peakFraction, forKey: .peakFraction)
             try c.encode(peakRssMb, forKey: .peakRssMb)
+            try c.encode(trainTilesPerS, forKey: .trainTilesPerS)
         }
     }
 
@@ -77,14 +80,7 @@ struct BenchCommand: ParsableCommand {
         var tilesPerS: [String: Double] = [:]
         for batch in [1, 16, 64, 256] {
             let x = random([batch] + inputShape, seed: UInt64(batch))
-            _ = try plan.predict(x, pool: pool)
-            var runs = 0
-            let start = Date()
-            repeat {
-                _ = try plan.predict(x, pool: pool)
-                runs += 1
-            } while Date().timeIntervalSince(start) < 1
-            tilesPerS["\(batch)"] = Double(runs * batch) / Date().timeIntervalSince(start)
+            tilesPerS["\(batch)"] = try Double(batch) * bestRate { _ = try plan.predict(x, pool: pool) }
         }
         let macs = model.multiplyAdds
         let gflops = tilesPerS["256"]! * Double(macs) * 2 / 1e9
@@ -104,12 +100,22 @@ struct BenchCommand: ParsableCommand {
             refusal = "\(error)"
         }
 
+        var trainTilesPerS: [String: Double]?
+        if train {
+            trainTilesPerS = [:]
+            for batch in [32, 64] {
+                let x = random([batch] + inputShape, seed: 3), target = try plan.predict(random([batch] + inputShape, seed: 4), pool: pool)
+                var trainer = Trainer(model: model, optimizer: .adam(), loss: .mse)
+                trainTilesPerS!["\(batch)"] = try Double(batch) * bestRate { try trainer.step(inputs: [x], targets: [target], pool: pool) }
+            }
+        }
+
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let report = Report(model: model.name, threads: threads, multiplyAddsPerTile: macs, tilesPerS: tilesPerS,
                             tiledMpPerS: tiledMP, regionMpPerS: regionMP, regionMaxDifference: regionDifference, gflops: gflops, peakGflops: peak / 1e9,
                             peakGflopsOneThread: peakOne / 1e9, peakFraction: gflops / (peak / 1e9),
-                            peakRssMb: Double(usage.ru_maxrss) / 1024)
+                            peakRssMb: Double(usage.ru_maxrss) / 1024, trainTilesPerS: trainTilesPerS)
         if json { return try printJSON(report) }
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, \(threads) thread(s)")
@@ -122,7 +128,27 @@ struct BenchCommand: ParsableCommand {
         }
         print("  \(f(gflops)) GFLOP/s at batch 256 = \(f(100 * report.peakFraction))% of the measured fp32 peak "
               + "(\(f(report.peakGflops)) GFLOP/s on \(threads) thread(s), \(f(report.peakGflopsOneThread)) on one)")
+        if let trainTilesPerS {
+            print("  training (Adam, MSE): batch 32 \(f(trainTilesPerS["32"]!, 0)) tiles/s, batch 64 \(f(trainTilesPerS["64"]!, 0)) tiles/s")
+        }
         print("  peak RSS \(f(report.peakRssMb)) MB")
+    }
+
+    /// Runs per second of `body`, after one warm-up run: the best of three one-second windows, as
+    /// Benchmarks/compare.py times its peers (the two vCPUs here are sometimes busy).
+    private func bestRate(_ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var best = 0.0
+        for _ in 0..<3 {
+            var runs = 0
+            let start = Date()
+            repeat {
+                try body()
+                runs += 1
+            } while Date().timeIntervalSince(start) < 1
+            best = max(best, Double(runs) / Date().timeIntervalSince(start))
+        }
+        return best
     }
 
     private func random(_ shape: [Int], seed: UInt64) -> Tensor {
