@@ -28,6 +28,8 @@ struct BenchCommand: ParsableCommand {
         var model: String
         var threads: Int
         var multiplyAddsPerTile: Int
+        /// What the plan computes per tile: fewer when tile windows trim the maps.
+        var computedMultiplyAddsPerTile: Int
         var tilesPerS: [String: Double]
         var tiledMpPerS: Double
         var regionMpPerS: Double?
@@ -43,13 +45,14 @@ struct BenchCommand: ParsableCommand {
         /// Every key always present (null when there is no region path), as scripts expect.
         func encode(to encoder: any Encoder) throws {
             enum Key: String, CodingKey {
-                case model, threads, multiplyAddsPerTile, tilesPerS, tiledMpPerS, regionMpPerS, regionMaxDifference
+                case model, threads, multiplyAddsPerTile, computedMultiplyAddsPerTile, tilesPerS, tiledMpPerS, regionMpPerS, regionMaxDifference
                 case gflops, peakGflops, peakGflopsOneThread, peakFraction, peakRssMb, trainTilesPerS
             }
             var c = encoder.container(keyedBy: Key.self)
             try c.encode(model, forKey: .model)
             try c.encode(threads, forKey: .threads)
             try c.encode(multiplyAddsPerTile, forKey: .multiplyAddsPerTile)
+            try c.encode(computedMultiplyAddsPerTile, forKey: .computedMultiplyAddsPerTile)
             try c.encode(tilesPerS, forKey: .tilesPerS)
             try c.encode(tiledMpPerS, forKey: .tiledMpPerS)
             try c.encode(regionMpPerS, forKey: .regionMpPerS)
@@ -82,8 +85,8 @@ struct BenchCommand: ParsableCommand {
             let x = random([batch] + inputShape, seed: UInt64(batch))
             tilesPerS["\(batch)"] = try Double(batch) * bestRate { _ = try plan.predict(x, pool: pool) }
         }
-        let macs = model.multiplyAdds
-        let gflops = tilesPerS["256"]! * Double(macs) * 2 / 1e9
+        let macs = model.multiplyAdds, computed = plan.multiplyAdds
+        let gflops = tilesPerS["256"]! * Double(computed) * 2 / 1e9
 
         let image = random([1, 2048, 2048, inputShape[2]], seed: 7)
         var start = Date()
@@ -112,13 +115,14 @@ struct BenchCommand: ParsableCommand {
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let report = Report(model: model.name, threads: threads, multiplyAddsPerTile: macs, tilesPerS: tilesPerS,
+        let report = Report(model: model.name, threads: threads, multiplyAddsPerTile: macs, computedMultiplyAddsPerTile: computed, tilesPerS: tilesPerS,
                             tiledMpPerS: tiledMP, regionMpPerS: regionMP, regionMaxDifference: regionDifference, gflops: gflops, peakGflops: peak / 1e9,
                             peakGflopsOneThread: peakOne / 1e9, peakFraction: gflops / (peak / 1e9),
                             peakRssMb: Double(usage.ru_maxrss) / 1024, trainTilesPerS: trainTilesPerS)
         if json { return try printJSON(report) }
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
-        print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, \(threads) thread(s)")
+        print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, "
+              + "\(computed) computed (tile windows), \(threads) thread(s)")
         for batch in ["1", "16", "64", "256"] { print("  batch \(batch.padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(tilesPerS[batch]!, 0)) tiles/s") }
         if let regionMP, let regionDifference {
             print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; region path: \(f(regionMP, 2)) MP/s (\(f(regionMP / tiledMP))x, "
@@ -126,7 +130,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s; no region path: \(refusal ?? "")")
         }
-        print("  \(f(gflops)) GFLOP/s at batch 256 = \(f(100 * report.peakFraction))% of the measured fp32 peak "
+        print("  \(f(gflops)) GFLOP/s computed at batch 256 = \(f(100 * report.peakFraction))% of the measured fp32 peak "
               + "(\(f(report.peakGflops)) GFLOP/s on \(threads) thread(s), \(f(report.peakGflopsOneThread)) on one)")
         if let trainTilesPerS {
             print("  training (Adam, MSE): batch 32 \(f(trainTilesPerS["32"]!, 0)) tiles/s, batch 64 \(f(trainTilesPerS["64"]!, 0)) tiles/s")

@@ -1,5 +1,5 @@
-// The inference plan (packed weights, folded BatchNormalization, fused activations, batches split
-// across threads) gives what the layer-by-layer forward pass gives, and what Keras gives.
+// The inference plan (packed weights, folded BatchNormalization, fused activations, tile windows,
+// batches split across threads) gives what the layer-by-layer forward pass gives, and what Keras gives.
 
 import Foundation
 import Testing
@@ -47,6 +47,54 @@ import Testing
         let expected = try model.predict(x)
         for threads in [1, 2, 3] {
             let y = try plan.predict(x, pool: .shared(threads: threads))
+            #expect(y.shape == expected.shape && worstError(y, expected) <= 1e-5, "\(threads) threads: \(worstError(y, expected))")
+        }
+    }
+
+    /// The U-Net of the benchmarks computes each layer on the window its 16x16 core reads.
+    @Test func tileWindowsFollowTheCoreBackThroughEveryLayer() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/region_unet.json")
+        let model = try Model(spec: try ModelSpec(json: String(contentsOf: url, encoding: .utf8)), seed: 5)
+        let windows = try #require(TileWindows.analyse(model.graph))
+        func rows(_ name: String) -> Range<Int>? { windows[model.graph.nodes.firstIndex { $0.name == name }!]?.output.rows }
+        // out keeps rows 10..<26 of rgb and of the join; "up" reads m2's 5..<13; m2 reads m1's
+        // 4..<14, m1 the pool's 3..<15, the pool e2's 6..<30 (which covers the join's 10..<26),
+        // e2 e1's 5..<31.
+        #expect([rows("rgb"), rows("up"), rows("m2"), rows("m1"), rows("pool"), rows("e2"), rows("e1")]
+                == [10..<26, 10..<26, 5..<13, 4..<14, 3..<15, 6..<30, 5..<31])
+        let x = tensor([5, 36, 36, 3], seed: 4)
+        let y = try InferencePlan(model).predict(x, pool: .shared(threads: 2))
+        #expect(worstError(y, try model.predict(x)) <= 1e-5)
+    }
+
+    /// Windows through strided and 'same' pooling (one kind reads no padding, one does),
+    /// strided and transposed convolutions wider than their stride, upsampling (computed whole),
+    /// a concatenation, BatchNormalization and an asymmetric crop.
+    @Test func tileWindowsGiveTheWholeModelsNumbers() throws {
+        let spec = try spec(#"""
+        {"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [
+          {"name": "c1", "type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+          {"name": "p1", "type": "MaxPooling2D", "pool_size": 3, "strides": 2, "padding": "same"},
+          {"name": "c2", "type": "Conv2D", "filters": 8, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "tanh"},
+          {"name": "t1", "type": "Conv2DTranspose", "filters": 8, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
+          {"name": "up", "type": "UpSampling2D", "size": 2},
+          {"name": "cat", "type": "Concatenate", "inputs": ["up", "c1"]},
+          {"name": "a1", "type": "AveragePooling2D", "pool_size": 3, "strides": 1, "padding": "same"},
+          {"name": "bn", "type": "BatchNormalization"},
+          {"name": "c3", "type": "Conv2D", "filters": 3, "kernel_size": 5, "activation": "sigmoid"},
+          {"name": "crop", "type": "Cropping2D", "cropping": [[7, 9], [8, 8]]}]}
+        """#)
+        let model = try Model(spec: spec, seed: 11)
+        let windows = try #require(TileWindows.analyse(model.graph))
+        func window(_ name: String) -> NodeWindows { windows[model.graph.nodes.firstIndex { $0.name == name }!]! }
+        // The crop keeps c3's rows 7..<23, which read a1's 7..<27, which read cat's 6..<28;
+        // upsampling is computed whole, and so is everything before it.
+        #expect([window("c3").output.rows, window("a1").output.rows, window("cat").output.rows] == [7..<23, 7..<27, 6..<28])
+        #expect(window("up").whole && window("c1").output.rows == 0..<36)
+        let x = tensor([6, 36, 36, 3], seed: 8, range: -1...1)
+        let expected = try model.predict(x)
+        for threads in [1, 2] {
+            let y = try InferencePlan(model).predict(x, pool: .shared(threads: threads))
             #expect(y.shape == expected.shape && worstError(y, expected) <= 1e-5, "\(threads) threads: \(worstError(y, expected))")
         }
     }

@@ -1,20 +1,34 @@
-// A model compiled for inference. Convolution weights are packed once; a BatchNormalization right
-// after a linear convolution is folded into its weights and bias, one after an activated
-// convolution runs in the convolution's epilogue; an Activation layer after a convolution is fused
-// into it; Dropout disappears. A batch is split across a worker pool, each thread running the
-// whole graph on its share, so there is no barrier between layers.
+// A model compiled for inference. Convolution weights (Conv2D and Conv2DTranspose) are packed
+// once; a BatchNormalization right after a linear convolution is folded into its weights and
+// bias, one after an activated convolution runs in the convolution's epilogue; an Activation
+// layer after a convolution is fused into it; Dropout disappears. On a model with fixed-size
+// maps each layer computes only the window of its output that the final output reads
+// (TileWindows), and layers the output does not read are dropped. A batch is cut into chunks of a
+// few tiles that the pool's threads take in turn, each running the whole graph on its chunk, so
+// there is no barrier between layers.
 
 public struct InferencePlan: Sendable {
     enum Operation: Sendable {
         case convolution(Conv2D, DirectConvolution, Epilogue)
+        case transposedConvolution(TransposedConvolution, Epilogue)
         case layer(any Layer, [Tensor])
+        /// A Cropping2D on a tile window: the input window is the output.
+        case window
     }
 
     struct Step: Sendable {
         /// The node whose value this step computes (a fused chain computes its last node's value).
         let node: Int
+        /// The chain's first node (`node` when nothing is fused).
+        var first: Int
         let inputs: [Int]
-        let operation: Operation
+        var operation: Operation
+        /// On tile windows (TileWindows): the convolution's geometry on its input window...
+        var geometry: WindowGeometry?
+        /// ... a transposed convolution's windows ...
+        var transposedWindow: (input: TileWindow, output: TileWindow)?
+        /// ... or, for other layers, the window each input holds and the part of it the layer reads.
+        var reads: [(have: TileWindow, want: TileWindow)]?
     }
 
     let graph: ModelGraph
@@ -39,16 +53,22 @@ public struct InferencePlan: Sendable {
         for (i, node) in nodes.enumerated() where !node.isInput && !absorbed.contains(i) {
             let inputs = node.inputs.map { source[$0] }
             let parameters = model.parameters[i]
-            if let conv = node.layer as? Conv2D {
+            let convolution: (activation: Activation, filters: Int, useBias: Bool)? =
+                (node.layer as? Conv2D).map { ($0.activation, $0.filters, $0.useBias) }
+                ?? (node.layer as? Conv2DTranspose).map { ($0.activation, $0.filters, $0.useBias) }
+            if let convolution {
                 var kernel = parameters[0]
-                var bias = conv.useBias ? parameters[1].scalars : [Float](repeating: 0, count: conv.filters)
-                var epilogue = Epilogue(activation: conv.activation)
+                let filters = convolution.filters
+                var bias = convolution.useBias ? parameters[1].scalars : [Float](repeating: 0, count: filters)
+                var epilogue = Epilogue(activation: convolution.activation)
                 var chain = [i]
                 if let j = soleConsumer(i), let bn = nodes[j].layer as? BatchNormalization {
-                    let (scale, shift) = bn.inferenceAffine(model.parameters[j], channels: conv.filters)
-                    if conv.activation == .linear {
-                        for k in 0..<kernel.count { kernel.scalars[k] *= scale[k % conv.filters] }
-                        bias = (0..<conv.filters).map { bias[$0] * scale[$0] + shift[$0] }
+                    let (scale, shift) = bn.inferenceAffine(model.parameters[j], channels: filters)
+                    if convolution.activation == .linear {
+                        // The output channel is the last kernel axis of Conv2D, the third of Conv2DTranspose.
+                        let channelStride = node.layer is Conv2D ? 1 : kernel.shape[3]
+                        for k in 0..<kernel.count { kernel.scalars[k] *= scale[(k / channelStride) % filters] }
+                        bias = (0..<filters).map { bias[$0] * scale[$0] + shift[$0] }
                     } else {
                         epilogue.affine = (scale, shift)
                     }
@@ -62,23 +82,65 @@ public struct InferencePlan: Sendable {
                 let last = chain.last!
                 for k in chain { source[k] = last }
                 absorbed.formUnion(chain)
-                steps.append(Step(node: last, inputs: inputs,
-                                  operation: .convolution(conv, DirectConvolution(kernel: kernel, bias: bias), epilogue)))
+                let operation: Operation
+                if let conv = node.layer as? Conv2D {
+                    operation = .convolution(conv, DirectConvolution(kernel: kernel, bias: bias), epilogue)
+                } else {
+                    operation = .transposedConvolution(TransposedConvolution(node.layer as! Conv2DTranspose, kernel: kernel, bias: bias), epilogue)
+                }
+                steps.append(Step(node: last, first: i, inputs: inputs, operation: operation))
             } else if node.layer is Dropout {
                 source[i] = inputs[0]
             } else {
-                steps.append(Step(node: i, inputs: inputs, operation: .layer(node.layer, parameters)))
+                steps.append(Step(node: i, first: i, inputs: inputs, operation: .layer(node.layer, parameters)))
             }
+        }
+        if let windows = TileWindows.analyse(graph) {
+            steps = steps.compactMap { Self.onWindows($0, windows, source: source, nodes: nodes) }
         }
         self.steps = steps
         self.source = source
     }
 
-    /// The output for a batch of one input, split across `pool`'s threads (a model with several
+    /// `step` computing only its tile window; nil when the output does not need it.
+    private static func onWindows(_ step: Step, _ windows: [NodeWindows?], source: [Int], nodes: [ModelGraph.Node]) -> Step? {
+        guard windows[step.node] != nil, let computed = windows[step.first] else { return nil }
+        var step = step
+        let have = step.inputs.map { windows[$0]!.output }
+        switch step.operation {
+        case let .convolution(conv, _, _):
+            let dims = nodes[step.first].inputDims[0]
+            let full = WindowGeometry(inH: dims[0]!, inW: dims[1]!, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
+            let out = computed.output
+            step.geometry = WindowGeometry(inH: have[0].rows.count, inW: have[0].cols.count, outH: out.rows.count, outW: out.cols.count,
+                                           kernel: conv.kernel, strides: conv.strides,
+                                           padTop: have[0].rows.lowerBound - (out.rows.lowerBound * conv.strides.0 - full.padTop),
+                                           padLeft: have[0].cols.lowerBound - (out.cols.lowerBound * conv.strides.1 - full.padLeft))
+        case .transposedConvolution:
+            step.transposedWindow = (have[0], computed.output)
+        case let .layer(layer, parameters):
+            step.reads = Array(zip(have, computed.inputs))
+            if !computed.whole, layer is Cropping2D {
+                step.operation = .window
+            } else if !computed.whole, let pool = layer as? any Pooling2D, pool.padding == .same {
+                // The window reads no padding: 'valid' pooling of it is the same.
+                step.operation = .layer(type(of: pool).init(name: pool.name, pool: pool.pool, strides: pool.strides, padding: .valid), parameters)
+            }
+        case .window:
+            break
+        }
+        return step
+    }
+
+    /// Tiles a thread takes through the whole graph at a time: a few tiles' activations stay in the
+    /// core's L2 cache, where a large batch's, layer by layer, would not.
+    static let chunk = 4
+
+    /// The output for a batch of one input, in chunks across `pool`'s threads (a model with several
     /// inputs or outputs goes through `Model.predict`).
     public func predict(_ x: Tensor, pool: WorkerPool) throws -> Tensor {
         let n = x.shape.first ?? 0
-        let parts = min(pool.threads, n)
+        let parts = min(n, max(pool.threads, (n + Self.chunk - 1) / Self.chunk))
         guard parts > 1 else { return try run(x) }
         let perSample = x.count / n
         let ranges = (0..<parts).map { p in (p * n / parts)..<((p + 1) * n / parts) }
@@ -113,11 +175,16 @@ public struct InferencePlan: Sendable {
             switch step.operation {
             case let .convolution(conv, kernel, epilogue):
                 let (_, h, w, _) = xs[0].nhwc
-                let g = WindowGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
+                let g = step.geometry ?? WindowGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
                 values[step.node] = kernel.run(xs[0], geometry: g, epilogue: epilogue)
+            case let .transposedConvolution(kernel, epilogue):
+                values[step.node] = kernel.run(xs[0], epilogue: epilogue, window: step.transposedWindow)
             case let .layer(layer, parameters):
-                _ = try layer.outputShape(xs.map { $0.shape.dropFirst().map { $0 } })
-                values[step.node] = try layer.forward(xs, parameters, &context)
+                let read = step.reads.map { zip(xs, $0).map { Self.part($0, $1.have, $1.want) } } ?? xs
+                _ = try layer.outputShape(read.map { $0.shape.dropFirst().map { $0 } })
+                values[step.node] = try layer.forward(read, parameters, &context)
+            case .window:
+                values[step.node] = Self.part(xs[0], step.reads![0].have, step.reads![0].want)
             }
             for j in step.inputs {
                 remainingUses[j] -= 1
@@ -125,6 +192,17 @@ public struct InferencePlan: Sendable {
             }
         }
         return values[output]!
+    }
+}
+
+extension InferencePlan {
+    /// The `want` window of `x`, which holds the `have` window of its map.
+    static func part(_ x: Tensor, _ have: TileWindow, _ want: TileWindow) -> Tensor {
+        guard have != want else { return x }
+        let (n, _, _, c) = x.nhwc
+        return Tensor(shape: [n, want.rows.count, want.cols.count, c],
+                      scalars: zeroPadded(x, height: want.rows.count, width: want.cols.count,
+                                          top: have.rows.lowerBound - want.rows.lowerBound, left: have.cols.lowerBound - want.cols.lowerBound))
     }
 }
 

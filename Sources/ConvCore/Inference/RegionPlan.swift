@@ -137,4 +137,4 @@ private struct Jump {
     func isAligned(to core: Int) -> Bool { valid && (core * denominator) % numerator == 0 }
 }
 
-private func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }

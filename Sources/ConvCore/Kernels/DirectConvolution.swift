@@ -4,16 +4,8 @@
 // is what fits AVX2's sixteen registers (12 for the sums, 2 for the weights, 1 for the broadcast);
 // more spills to the stack and runs at a third of the speed. The
 // input is zero-padded once so the inner loops have no bounds checks, and the weights are packed
-// once, with the output channels rounded up to 16 so every vector is whole. The epilogue adds
-// the bias, applies the activation and an optional per-channel affine (a BatchNormalization
-// after an activated convolution) while the accumulators are still in registers.
-
-/// What happens to a convolution's sums before they are stored.
-struct Epilogue: Sendable {
-    var activation: Activation = .linear
-    /// y = activation(x) * scale + shift per channel, when set.
-    var affine: (scale: [Float], shift: [Float])?
-}
+// once, with the output channels rounded up to 16 so every vector is whole. The sums start from
+// the bias and leave through the epilogue.
 
 struct DirectConvolution: Sendable {
     let kh: Int, kw: Int
@@ -55,12 +47,7 @@ struct DirectConvolution: Sendable {
         var y = Tensor(zeros: [n, g.outH, g.outW, cout])
         let (cin, cout, coutPadded) = (self.cin, self.cout, self.coutPadded)
         let pixelStride = g.sw * cin
-        let activation = epilogue.activation
-        func vectors(_ values: [Float]) -> [SIMD16<Float>] {
-            stride(from: 0, to: coutPadded, by: 16).map { co0 in SIMD16((0..<16).map { co0 + $0 < cout ? values[co0 + $0] : 0 }) }
-        }
-        let scale = epilogue.affine.map { vectors($0.scale) }, shift = epilogue.affine.map { vectors($0.shift) }
-        let slope = SIMD16<Float>(repeating: Activation.leakySlope)
+        let finish = epilogue.prepared(channels: cout)
         padded.withUnsafeBufferPointer { pp in
             packedWeights.withUnsafeBufferPointer { wp16 in
                 packedBias.withUnsafeBufferPointer { bp in
@@ -91,24 +78,10 @@ struct DirectConvolution: Sendable {
                                                 }
                                             }
                                         }
-                                        let lanesHere = min(16, cout - co0)
-                                        let s = scale?[co0 / 16], t = shift?[co0 / 16]
-                                        func emit(_ a: SIMD16<Float>, _ p: Int) {
-                                            guard p < count else { return }
-                                            var v = a
-                                            switch activation {
-                                            case .linear: break
-                                            case .relu: v.replace(with: 0, where: v .< 0)
-                                            case .leakyReLU: v.replace(with: v * slope, where: v .< 0)
-                                            default: for l in 0..<lanesHere { v[l] = activation.apply(v[l]) }
-                                            }
-                                            if let s, let t { v = v * s + t }
-                                            let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox0 + p) * cout + co0
-                                            if lanesHere == 16 {
-                                                UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD16<Float>.self)
-                                            } else {
-                                                for l in 0..<lanesHere { out[l] = v[l] }
-                                            }
+                                        let lanes = min(16, cout - co0)
+                                        let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox0) * cout + co0
+                                        @inline(__always) func emit(_ a: SIMD16<Float>, _ p: Int) {
+                                            if p < count { finish.store(a, group: co0 / 16, lanes: lanes, to: out + p * cout) }
                                         }
                                         emit(a0, 0); emit(a1, 1); emit(a2, 2); emit(a3, 3); emit(a4, 4); emit(a5, 5)
                                     }
@@ -123,17 +96,24 @@ struct DirectConvolution: Sendable {
     }
 }
 
-/// x placed at (top, left) in a zero canvas of the given size (larger than the input), plus
-/// `slack` zeros at the end for kernels that read a few floats past the last pixel.
+/// x placed at (top, left) in a zero canvas of the given size, plus `slack` zeros at the end for
+/// kernels that read a few floats past the last pixel. What falls outside the canvas (negative
+/// offsets, a canvas smaller than x) is left out.
 func zeroPadded(_ x: Tensor, height: Int, width: Int, top: Int, left: Int, slack: Int = 0) -> [Float] {
     let (n, h, w, c) = x.nhwc
     var out = [Float](repeating: 0, count: n * height * width * c + slack)
-    for b in 0..<n {
-        for r in 0..<min(h, height - top) {
-            let src = ((b * h + r) * w) * c
-            let dst = ((b * height + top + r) * width + left) * c
-            let cols = min(w, width - left)
-            out.replaceSubrange(dst..<(dst + cols * c), with: x.scalars[src..<(src + cols * c)])
+    let firstRow = max(0, -top), endRow = min(h, height - top)
+    let firstCol = max(0, -left), endCol = min(w, width - left)
+    guard firstRow < endRow, firstCol < endCol else { return out }
+    x.scalars.withUnsafeBufferPointer { xp in
+        out.withUnsafeMutableBufferPointer { op in
+            for b in 0..<n {
+                for r in firstRow..<endRow {
+                    let src = ((b * h + r) * w + firstCol) * c
+                    let dst = ((b * height + top + r) * width + left + firstCol) * c
+                    (op.baseAddress! + dst).update(from: xp.baseAddress! + src, count: (endCol - firstCol) * c)
+                }
+            }
         }
     }
     return out
@@ -176,14 +156,14 @@ func convolutionWeightGradient(_ x: Tensor, _ dz: Tensor, geometry g: WindowGeom
                                         for _ in 0..<g.outW {
                                             let d = load16(gradient)
                                             // Channels past cin read the next pixel's values; their rows are never stored.
-                                            a0 += SIMD16(repeating: input[0]) * d
-                                            a1 += SIMD16(repeating: input[1]) * d
-                                            a2 += SIMD16(repeating: input[2]) * d
-                                            a3 += SIMD16(repeating: input[3]) * d
-                                            a4 += SIMD16(repeating: input[4]) * d
-                                            a5 += SIMD16(repeating: input[5]) * d
-                                            a6 += SIMD16(repeating: input[6]) * d
-                                            a7 += SIMD16(repeating: input[7]) * d
+                                            a0 = a0.addingProduct(SIMD16(repeating: input[0]), d)
+                                            a1 = a1.addingProduct(SIMD16(repeating: input[1]), d)
+                                            a2 = a2.addingProduct(SIMD16(repeating: input[2]), d)
+                                            a3 = a3.addingProduct(SIMD16(repeating: input[3]), d)
+                                            a4 = a4.addingProduct(SIMD16(repeating: input[4]), d)
+                                            a5 = a5.addingProduct(SIMD16(repeating: input[5]), d)
+                                            a6 = a6.addingProduct(SIMD16(repeating: input[6]), d)
+                                            a7 = a7.addingProduct(SIMD16(repeating: input[7]), d)
                                             input += g.sw * cin
                                             gradient += coutPadded
                                         }

@@ -52,56 +52,8 @@ struct Conv2DTranspose: Layer {
     }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
-        let x = inputs[0]
-        let (n, h, w, cin) = x.nhwc
-        let (kh, kw) = kernel, (sh, sw) = strides, cout = filters
-        let oh = outputSize(h, kernel: kh, stride: sh), ow = outputSize(w, kernel: kw, stride: sw)
-        // out[co] += sum over ci of W[co, ci] * x[ci], sixteen output channels at a time held in
-        // registers over the input channels: the kernel is packed as [tap, ci, co] with co rounded
-        // up to 16, and the sums land in an output buffer just as wide.
-        let coutPadded = (cout + 15) / 16 * 16, taps = kh * kw
-        var packed = [Float](repeating: 0, count: taps * cin * coutPadded)
-        for tap in 0..<taps {
-            for co in 0..<cout {
-                for ci in 0..<cin { packed[(tap * cin + ci) * coutPadded + co] = parameters[0].scalars[(tap * cout + co) * cin + ci] }
-            }
-        }
-        var sums = [Float](repeating: 0, count: n * oh * ow * coutPadded)
-        x.scalars.withUnsafeBufferPointer { xp in
-            packed.withUnsafeBufferPointer { kp in
-                sums.withUnsafeMutableBufferPointer { sp in
-                    forEachScatter(n: n, h: h, w: w, oh: oh, ow: ow) { input, output, tap in
-                        let pixel = xp.baseAddress! + input * cin, out = sp.baseAddress! + output * coutPadded
-                        for co0 in stride(from: 0, to: coutPadded, by: 16) {
-                            // Four chains, so the FMAs do not wait on each other's latency.
-                            var a0 = load16(out + co0), a1 = SIMD16<Float>.zero, a2 = a1, a3 = a1
-                            var weight = kp.baseAddress! + tap * cin * coutPadded + co0
-                            var ci = 0
-                            while ci + 4 <= cin {
-                                a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), load16(weight))
-                                a1 = a1.addingProduct(SIMD16(repeating: pixel[ci + 1]), load16(weight + coutPadded))
-                                a2 = a2.addingProduct(SIMD16(repeating: pixel[ci + 2]), load16(weight + 2 * coutPadded))
-                                a3 = a3.addingProduct(SIMD16(repeating: pixel[ci + 3]), load16(weight + 3 * coutPadded))
-                                weight += 4 * coutPadded
-                                ci += 4
-                            }
-                            while ci < cin {
-                                a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), load16(weight))
-                                weight += coutPadded
-                                ci += 1
-                            }
-                            UnsafeMutableRawPointer(out + co0).storeBytes(of: (a0 + a1) + (a2 + a3), as: SIMD16<Float>.self)
-                        }
-                    }
-                }
-            }
-        }
-        let bias = useBias ? parameters[1].scalars : [Float](repeating: 0, count: cout)
-        var y = Tensor(zeros: [n, oh, ow, cout])
-        for p in 0..<(n * oh * ow) {
-            for co in 0..<cout { y.scalars[p * cout + co] = activation.apply(sums[p * coutPadded + co] + bias[co]) }
-        }
-        return y
+        TransposedConvolution(self, kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
+            .run(inputs[0], epilogue: Epilogue(activation: activation))
     }
 
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
@@ -135,8 +87,8 @@ struct Conv2DTranspose: Layer {
     }
 
     /// Visits every (input pixel, kernel tap) pair whose scatter target lies inside the cropped
-    /// output, giving the input and output pixel indices and the tap index: the one geometry of
-    /// both passes.
+    /// output, giving the input and output pixel indices and the tap index (the backward pass;
+    /// TransposedConvolution walks the same geometry by blocks of pixels).
     @inline(__always)
     private func forEachScatter(n: Int, h: Int, w: Int, oh: Int, ow: Int,
                                 _ body: (_ input: Int, _ output: Int, _ tap: Int) -> Void) {

@@ -37,11 +37,12 @@ struct WindowGeometry {
         padLeft = padding.before(inW, kernel: kw, stride: sw)
     }
 
-    /// A stride-1 window with explicit padding, for the input gradient of a stride-1 convolution
-    /// (a 'full' correlation of the output gradient with the flipped kernel).
-    init(inH: Int, inW: Int, outH: Int, outW: Int, kernel: (Int, Int), padTop: Int, padLeft: Int) {
+    /// A window with explicit sizes and padding: the input gradient of a stride-1 convolution
+    /// (a 'full' correlation of the output gradient with the flipped kernel), or a window of a
+    /// convolution's output computed from a window of its input (negative padding skips input).
+    init(inH: Int, inW: Int, outH: Int, outW: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1), padTop: Int, padLeft: Int) {
         (kh, kw) = kernel
-        (sh, sw) = (1, 1)
+        (sh, sw) = strides
         (self.inH, self.inW, self.outH, self.outW, self.padTop, self.padLeft) = (inH, inW, outH, outW, padTop, padLeft)
     }
 }

@@ -1,0 +1,40 @@
+// What a convolution kernel does to its sums while they are still in registers: add the bias
+// (the kernels start from it), apply the activation, then an optional per-channel affine (a
+// BatchNormalization after an activated convolution, which cannot be folded into the weights).
+
+struct Epilogue: Sendable {
+    var activation: Activation = .linear
+    /// y = activation(x) * scale + shift per channel, when set.
+    var affine: (scale: [Float], shift: [Float])?
+
+    /// The epilogue for one run over `channels` channels, its affine as one vector per 16 channels.
+    func prepared(channels: Int) -> PreparedEpilogue {
+        func vectors(_ values: [Float]) -> [SIMD16<Float>] {
+            stride(from: 0, to: channels, by: 16).map { c0 in SIMD16((0..<16).map { c0 + $0 < channels ? values[c0 + $0] : 0 }) }
+        }
+        return PreparedEpilogue(activation: activation, scale: affine.map { vectors($0.scale) }, shift: affine.map { vectors($0.shift) })
+    }
+}
+
+struct PreparedEpilogue {
+    let activation: Activation
+    let scale: [SIMD16<Float>]?, shift: [SIMD16<Float>]?
+
+    /// Finishes the sums of channels group * 16 ..< group * 16 + lanes and stores them at `out`.
+    @inline(__always)
+    func store(_ sums: SIMD16<Float>, group: Int, lanes: Int, to out: UnsafeMutablePointer<Float>) {
+        var v = sums
+        switch activation {
+        case .linear: break
+        case .relu: v.replace(with: 0, where: v .< 0)
+        case .leakyReLU: v.replace(with: v * SIMD16(repeating: Activation.leakySlope), where: v .< 0)
+        default: for l in 0..<lanes { v[l] = activation.apply(v[l]) }
+        }
+        if let scale, let shift { v = v * scale[group] + shift[group] }
+        if lanes == 16 {
+            UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD16<Float>.self)
+        } else {
+            for l in 0..<lanes { out[l] = v[l] }
+        }
+    }
+}
