@@ -28,9 +28,9 @@ extension InferencePlan {
             let input = node.inputDims.first ?? [], output = node.outputDims
             switch step.operation {
             case let .convolution(conv, kernel, _):
-                guard let g = step.geometry ?? (output.count == 3 && output[0] != nil && output[1] != nil
-                    ? WindowGeometry(inH: 0, inW: 0, outH: output[0]!, outW: output[1]!, kernel: conv.kernel, padTop: 0, padLeft: 0) : nil) else { return total }
-                return total + g.outH * g.outW * conv.kernel.0 * conv.kernel.1 * kernel.cin * kernel.cout
+                guard let (h, w) = step.geometry.map({ ($0.outH, $0.outW) })
+                        ?? (output.count == 3 && output[0] != nil && output[1] != nil ? (output[0]!, output[1]!) : nil) else { return total }
+                return total + h * w * conv.kernel.0 * conv.kernel.1 * kernel.cin * kernel.cout
             case let .transposedConvolution(kernel, _):
                 guard let (h, w) = step.transposedWindow.map({ ($0.input.rows.count, $0.input.cols.count) })
                         ?? (input.count == 3 && input[0] != nil && input[1] != nil ? (input[0]!, input[1]!) : nil) else { return total }

@@ -96,14 +96,14 @@ public struct InferencePlan: Sendable {
             }
         }
         if let windows = TileWindows.analyse(graph) {
-            steps = steps.compactMap { Self.onWindows($0, windows, source: source, nodes: nodes) }
+            steps = steps.compactMap { Self.onWindows($0, windows, nodes: nodes) }
         }
         self.steps = steps
         self.source = source
     }
 
     /// `step` computing only its tile window; nil when the output does not need it.
-    private static func onWindows(_ step: Step, _ windows: [NodeWindows?], source: [Int], nodes: [ModelGraph.Node]) -> Step? {
+    private static func onWindows(_ step: Step, _ windows: [NodeWindows?], nodes: [ModelGraph.Node]) -> Step? {
         guard windows[step.node] != nil, let computed = windows[step.first] else { return nil }
         var step = step
         let have = step.inputs.map { windows[$0]!.output }
