@@ -61,32 +61,11 @@ struct StyleTransform: TileTransform {
 
     var handlesRegions: Bool { stylizer.usesRegions }
 
-    /// The strip split by tile columns across the pool, each part a region with its margins.
+    /// The strip through the region path (its blocks split across the pool).
     func applyRegion(_ strip: Tensor) throws -> Tensor {
-        let style = stylizer.style, region = style.region!
-        let input = style.colour.networkInput(strip)
-        let (height, width, c) = (input.shape[1], input.shape[2], input.shape[3])
-        let m = TileGrid.outputSize, margin = TileGrid.margin, columns = (width - 2 * margin) / m
-        let pool = WorkerPool.shared(threads: stylizer.threads), parts = min(pool.threads, columns)
-        let ranges = (0..<parts).map { p in (p * columns / parts)..<((p + 1) * columns / parts) }
-        let pieces = try pool.map(parts: parts) { p in
-            let r = ranges[p], partWidth = r.count * m + 2 * margin
-            var scalars = [Float](repeating: 0, count: height * partWidth * c)
-            for y in 0..<height {
-                let from = (y * width + r.lowerBound * m) * c
-                scalars.replaceSubrange((y * partWidth * c)..<((y + 1) * partWidth * c), with: input.scalars[from..<(from + partWidth * c)])
-            }
-            return try region.predict(Tensor(shape: [1, height, partWidth, c], scalars: scalars))
-        }
-        let k = pieces[0].shape[3], outHeight = pieces[0].shape[1]
-        var joined = Tensor(zeros: [1, outHeight, columns * m, k])
-        for (r, piece) in zip(ranges, pieces) {
-            for y in 0..<outHeight {
-                let count = r.count * m * k, to = (y * columns * m + r.lowerBound * m) * k
-                joined.scalars.replaceSubrange(to..<(to + count), with: piece.scalars[(y * count)..<((y + 1) * count)])
-            }
-        }
-        return style.colour.imageOutput(joined, tiles: strip, margin: margin)
+        let style = stylizer.style
+        let side = try style.region!.predict(style.colour.networkInput(strip), pool: WorkerPool.shared(threads: stylizer.threads))
+        return style.colour.imageOutput(side, tiles: strip, margin: TileGrid.margin)
     }
 
     func apply(_ tiles: Tensor) throws -> Tensor {

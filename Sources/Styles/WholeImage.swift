@@ -21,18 +21,17 @@ public enum WholeImage {
 }
 
 extension WholeImage {
-    /// The region fast path over the same image: the mirror-padded image cut into bands of up to
-    /// eight tile rows (16r + 20 pixels high, the full padded width), one band per thread at a
-    /// time. Gives the tiled path's output wherever `region` was built (RegionPlan checks it).
+    /// The region fast path over the same image: the mirror-padded image cut into bands of
+    /// eight tile rows (16 * 8 + 20 pixels high, the full padded width), each split into blocks
+    /// across the pool (RegionPlan). Gives the tiled path's output wherever `region` was built.
     public static func region(_ image: Tensor, plan region: RegionPlan, pool: WorkerPool) throws -> Tensor {
         let (height, width, c) = (image.shape[1], image.shape[2], image.shape[3])
         let grid = TileGrid(width: width, height: height)
         let m = TileGrid.outputSize, margin = TileGrid.margin
         let paddedWidth = grid.columns * m + 2 * margin
-        let rowsPerBand = max(1, min(8, (grid.rows + pool.threads - 1) / pool.threads))
-        let bands = stride(from: 0, to: grid.rows, by: rowsPerBand).map { $0..<min($0 + rowsPerBand, grid.rows) }
-        let outputs = try pool.map(parts: bands.count) { b in
-            let rows = bands[b], bandHeight = rows.count * m + 2 * margin
+        var output: Tensor?
+        for first in stride(from: 0, to: grid.rows, by: 8) {
+            let rows = first..<min(first + 8, grid.rows), bandHeight = rows.count * m + 2 * margin
             var input = [Float](repeating: 0, count: bandHeight * paddedWidth * c)
             for y in 0..<bandHeight {
                 let sy = mirror(rows.lowerBound * m - margin + y, height)
@@ -41,17 +40,14 @@ extension WholeImage {
                     for k in 0..<c { input[to + k] = image.scalars[from + k] }
                 }
             }
-            return try region.predict(Tensor(shape: [1, bandHeight, paddedWidth, c], scalars: input))
-        }
-        let k = outputs[0].shape[3]
-        var output = Tensor(zeros: [1, height, width, k])
-        for (rows, band) in zip(bands, outputs) {
-            let bandWidth = band.shape[2]
+            let band = try region.predict(Tensor(shape: [1, bandHeight, paddedWidth, c], scalars: input), pool: pool)
+            let (k, bandWidth) = (band.shape[3], band.shape[2])
+            if output == nil { output = Tensor(zeros: [1, height, width, k]) }
             for y in 0..<min(rows.count * m, height - rows.lowerBound * m) {
                 let from = y * bandWidth * k, to = ((rows.lowerBound * m + y) * width) * k
-                output.scalars.replaceSubrange(to..<(to + width * k), with: band.scalars[from..<(from + width * k)])
+                output!.scalars.replaceSubrange(to..<(to + width * k), with: band.scalars[from..<(from + width * k)])
             }
         }
-        return output
+        return output!
     }
 }

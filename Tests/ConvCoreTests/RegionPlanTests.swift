@@ -30,9 +30,9 @@ import Testing
         #expect(plan.radius > 2 && plan.radius <= 10)
         let size = 16 * 8 + 20, centre = 70
         var x = tensor([1, size, size, 3], seed: 12)
-        let before = try plan.predict(x)
+        let before = try plan.predict(x, pool: .shared(threads: 2))
         x.scalars[(centre * size + centre) * 3 + 1] += 0.9
-        let after = try plan.predict(x)
+        let after = try plan.predict(x, pool: .shared(threads: 2))
         #expect(before.shape == [1, 128, 128, 3])
         var changed = 0, farthest = 0
         for y in 0..<128 {

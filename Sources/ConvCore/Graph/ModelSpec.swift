@@ -85,13 +85,13 @@ public struct ModelSpec: Sendable {
         (self.name, self.layers, self.outputs, self.text) = (name, layers, outputs, text)
     }
 
-    /// The same spec with its input's height and width left free (null), for running a fully
-    /// convolutional model on regions larger than the tile it was built for.
-    func withFreeSpatialInput() -> ModelSpec {
+    /// The same spec with its input's height and width set, for running a fully convolutional
+    /// model on regions larger than the tile it was built for.
+    func withSpatialInput(height: Int, width: Int) -> ModelSpec {
         let layers = self.layers.map { entry -> LayerEntry in
             guard entry.type == InputLayer.typeName, case .array(let shape)? = entry.arguments["shape"], shape.count == 3 else { return entry }
             var arguments = entry.arguments
-            arguments["shape"] = .array([.null, .null, shape[2]])
+            arguments["shape"] = .array([.number(Double(height)), .number(Double(width)), shape[2]])
             return LayerEntry(name: entry.name, type: entry.type, inputs: entry.inputs, arguments: arguments)
         }
         return ModelSpec(name: name, layers: layers, outputs: outputs, text: text)

@@ -132,15 +132,17 @@ public struct InferencePlan: Sendable {
         return step
     }
 
-    /// Tiles a thread takes through the whole graph at a time: a few tiles' activations stay in the
-    /// core's L2 cache, where a large batch's, layer by layer, would not.
-    static let chunk = 4
+    /// Input pixels a thread takes through the whole graph at a time (four 36x36 tiles, or one
+    /// larger region block): their activations stay in the core's L2 cache, where a large batch's,
+    /// layer by layer, would not.
+    static let chunkPixels = 4 * 36 * 36
 
     /// The output for a batch of one input, in chunks across `pool`'s threads (a model with several
     /// inputs or outputs goes through `Model.predict`).
     public func predict(_ x: Tensor, pool: WorkerPool) throws -> Tensor {
         let n = x.shape.first ?? 0
-        let parts = min(n, max(pool.threads, (n + Self.chunk - 1) / Self.chunk))
+        let chunk = max(1, Self.chunkPixels / max(1, x.shape.dropFirst().prefix(2).reduce(1, *)))
+        let parts = min(n, max(pool.threads, (n + chunk - 1) / chunk))
         guard parts > 1 else { return try run(x) }
         let perSample = x.count / n
         let ranges = (0..<parts).map { p in (p * n / parts)..<((p + 1) * n / parts) }

@@ -2,15 +2,24 @@
 // when no core pixel depends, at any layer, on a position outside that layer's tile-sized map
 // (the zero padding of 'same' convolutions, the missing neighbours of a transposed convolution),
 // and every layer's grid is aligned to multiples of 16 input pixels, the model can run once on a
-// region of 16k + 20 pixels and give exactly the cores of the k tiles it covers, with about five
-// times less arithmetic. The analysis propagates, per axis, the interval of positions each core
-// pixel needs from the output back to the input through every layer's own geometry.
+// region of 16k + 20 pixels and give exactly the cores of the k tiles it covers. The analysis
+// propagates, per axis, the interval of positions each core pixel needs from the output back to
+// the input through every layer's own geometry.
+//
+// A region runs as blocks of up to 8x8 tiles (128x128 outputs), each through a plan built for that
+// block's fixed size: tile windows (TileWindows) then trim every layer to what the block's core
+// reads, and each thread works on one block's maps at a time rather than on a whole band's.
+
+import Foundation
 
 public struct RegionPlan: Sendable {
     /// How far (input pixels) an output pixel's receptive field reaches from it, largest over both axes.
     public let radius: Int
-    /// The model on a graph whose input height and width are free.
-    let plan: InferencePlan
+    let model: Model
+    let core: Int, margin: Int
+    /// Tiles per block, per axis; a region smaller than that runs as one block of its size.
+    static let blockTiles = 8
+    private let plans = BlockPlans()
 
     /// Analyses `model` for tiles of `tile` pixels with `margin` on each side and a grid of
     /// `tile - 2 * margin`; throws the reason when the region path would not be exact.
@@ -40,12 +49,47 @@ public struct RegionPlan: Sendable {
             }
         }
         self.radius = radius
-        let free = try Model(spec: model.spec.withFreeSpatialInput(), weights: Dictionary(uniqueKeysWithValues: model.weights.map { ($0.name, $0.tensor) }))
-        plan = InferencePlan(free)
+        self.model = model
+        (self.core, self.margin) = (core, margin)
     }
 
-    /// The model on one region [1, 16k + 20, 16l + 20, c] on the calling thread: [1, 16k, 16l, ...].
-    public func predict(_ region: Tensor) throws -> Tensor { try plan.run(region) }
+    /// The model on a region [1, 16r + 20, 16c + 20, channels]: [1, 16r, 16c, outputs]. Its blocks
+    /// are split across `pool`; the last block of a row or column is moved back to end at the
+    /// region's edge (overlapping its neighbour, whose cores it recomputes identically).
+    public func predict(_ region: Tensor, pool: WorkerPool) throws -> Tensor {
+        let (n, height, width, c) = region.nhwc
+        let (m, margin) = (core, self.margin)
+        guard n == 1, height > 2 * margin, width > 2 * margin, (height - 2 * margin) % m == 0, (width - 2 * margin) % m == 0 else {
+            throw ModelError("a region must be [1, \(m)r + \(2 * margin), \(m)c + \(2 * margin), channels], got \(region.shape)")
+        }
+        let (rows, columns) = ((height - 2 * margin) / m, (width - 2 * margin) / m)
+        let (blockRows, blockColumns) = (min(rows, Self.blockTiles), min(columns, Self.blockTiles))
+        let (bh, bw) = (blockRows * m + 2 * margin, blockColumns * m + 2 * margin)
+        let plan = try plans.plan(height: bh, width: bw, model)
+        func starts(_ count: Int, _ block: Int) -> [Int] { stride(from: 0, to: count, by: block).map { min($0, count - block) } }
+        let origins = starts(rows, blockRows).flatMap { r in starts(columns, blockColumns).map { (r * m, $0 * m) } }
+        var blocks = [Float](repeating: 0, count: origins.count * bh * bw * c)
+        for (b, (top, left)) in origins.enumerated() {
+            for y in 0..<bh {
+                let from = ((top + y) * width + left) * c, to = (b * bh + y) * bw * c
+                blocks.replaceSubrange(to..<(to + bw * c), with: region.scalars[from..<(from + bw * c)])
+            }
+        }
+        let cores = try plan.predict(Tensor(shape: [origins.count, bh, bw, c], scalars: blocks), pool: pool)
+        let (oh, ow) = (blockRows * m, blockColumns * m), outWidth = columns * m
+        guard cores.shape.count == 4, cores.shape[1] == oh, cores.shape[2] == ow else {
+            throw ModelError("model '\(model.spec.name)' gives \(cores.shape.dropFirst()) for a \(bh)x\(bw) region, expected \(oh)x\(ow)")
+        }
+        let k = cores.shape[3]
+        var output = Tensor(zeros: [1, rows * m, outWidth, k])
+        for (b, (top, left)) in origins.enumerated() {
+            for y in 0..<oh {
+                let from = (b * oh + y) * ow * k, to = ((top + y) * outWidth + left) * k
+                output.scalars.replaceSubrange(to..<(to + ow * k), with: cores.scalars[from..<(from + ow * k)])
+            }
+        }
+        return output
+    }
 
     // MARK: analysis
 
@@ -138,3 +182,20 @@ private struct Jump {
 }
 
 func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+/// The plans for each block size a region has needed, built on first use.
+private final class BlockPlans: @unchecked Sendable { // `plans` is behind `lock`
+    private var plans: [[Int]: InferencePlan] = [:]
+    private let lock = NSLock()
+
+    func plan(height: Int, width: Int, _ model: Model) throws -> InferencePlan {
+        try lock.withLock {
+            if let plan = plans[[height, width]] { return plan }
+            let spec = model.spec.withSpatialInput(height: height, width: width)
+            let block = try Model(spec: spec, weights: Dictionary(uniqueKeysWithValues: model.weights.map { ($0.name, $0.tensor) }))
+            let plan = InferencePlan(block)
+            plans[[height, width]] = plan
+            return plan
+        }
+    }
+}
