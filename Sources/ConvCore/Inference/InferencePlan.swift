@@ -151,10 +151,15 @@ public struct InferencePlan: Sendable {
             return try run(Tensor(shape: [r.count] + x.shape.dropFirst(),
                                   scalars: Array(x.scalars[(r.lowerBound * perSample)..<(r.upperBound * perSample)])))
         }
-        var scalars: [Float] = []
-        scalars.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
-        for piece in pieces { scalars.append(contentsOf: piece.scalars) }
-        return Tensor(shape: [n] + pieces[0].shape.dropFirst(), scalars: scalars)
+        // Joined across the pool too: one thread copying a large batch's outputs would be the part
+        // that does not scale.
+        let offsets = pieces.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+        return Tensor(shape: [n] + pieces[0].shape.dropFirst()) { out in
+            let out = UncheckedSendable(out)
+            pool.run(parts: parts) { p in
+                pieces[p].scalars.withUnsafeBufferPointer { (out.value + offsets[p]).initialize(from: $0.baseAddress!, count: $0.count) }
+            }
+        }
     }
 
     /// The whole graph on one thread.

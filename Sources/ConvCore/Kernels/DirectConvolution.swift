@@ -44,14 +44,14 @@ struct DirectConvolution: Sendable {
         let hp = (g.outH - 1) * g.sh + g.kh
         let wp = (blocks * Self.pixelsPerBlock - 1) * g.sw + g.kw
         let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
-        var y = Tensor(zeros: [n, g.outH, g.outW, cout])
         let (cin, cout, coutPadded) = (self.cin, self.cout, self.coutPadded)
         let pixelStride = g.sw * cin
         let finish = epilogue.prepared(channels: cout)
-        padded.withUnsafeBufferPointer { pp in
-            packedWeights.withUnsafeBufferPointer { wp16 in
-                packedBias.withUnsafeBufferPointer { bp in
-                    y.scalars.withUnsafeMutableBufferPointer { yp in
+        // Every pixel's channels are stored once below, so the output needs no zero fill.
+        return Tensor(shape: [n, g.outH, g.outW, cout]) { yp in
+            padded.withUnsafeBufferPointer { pp in
+                packedWeights.withUnsafeBufferPointer { wp16 in
+                    packedBias.withUnsafeBufferPointer { bp in
                         for b in 0..<n {
                             for oy in 0..<g.outH {
                                 for block in 0..<blocks {
@@ -79,7 +79,7 @@ struct DirectConvolution: Sendable {
                                             }
                                         }
                                         let lanes = min(16, cout - co0)
-                                        let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox0) * cout + co0
+                                        let out = yp + ((b * g.outH + oy) * g.outW + ox0) * cout + co0
                                         @inline(__always) func emit(_ a: SIMD16<Float>, _ p: Int) {
                                             if p < count { finish.store(a, group: co0 / 16, lanes: lanes, to: out + p * cout) }
                                         }
@@ -92,31 +92,35 @@ struct DirectConvolution: Sendable {
                 }
             }
         }
-        return y
     }
 }
 
 /// x placed at (top, left) in a zero canvas of the given size, plus `slack` zeros at the end for
 /// kernels that read a few floats past the last pixel. What falls outside the canvas (negative
-/// offsets, a canvas smaller than x) is left out.
+/// offsets, a canvas smaller than x) is left out. Only the border is zeroed: the copy fills the rest.
 func zeroPadded(_ x: Tensor, height: Int, width: Int, top: Int, left: Int, slack: Int = 0) -> [Float] {
     let (n, h, w, c) = x.nhwc
-    var out = [Float](repeating: 0, count: n * height * width * c + slack)
+    let total = n * height * width * c + slack
     let firstRow = max(0, -top), endRow = min(h, height - top)
     let firstCol = max(0, -left), endCol = min(w, width - left)
-    guard firstRow < endRow, firstCol < endCol else { return out }
-    x.scalars.withUnsafeBufferPointer { xp in
-        out.withUnsafeMutableBufferPointer { op in
+    return [Float](unsafeUninitializedCapacity: total) { out, written in
+        let op = out.baseAddress!
+        written = total
+        guard firstRow < endRow, firstCol < endCol else { op.initialize(repeating: 0, count: total); return }
+        let rowLength = width * c, before = (left + firstCol) * c, after = (left + endCol) * c
+        x.scalars.withUnsafeBufferPointer { xp in
             for b in 0..<n {
-                for r in firstRow..<endRow {
-                    let src = ((b * h + r) * w + firstCol) * c
-                    let dst = ((b * height + top + r) * width + left + firstCol) * c
-                    (op.baseAddress! + dst).update(from: xp.baseAddress! + src, count: (endCol - firstCol) * c)
+                for r in 0..<height {
+                    let row = op + (b * height + r) * rowLength, source = r - top
+                    guard source >= firstRow && source < endRow else { row.initialize(repeating: 0, count: rowLength); continue }
+                    row.initialize(repeating: 0, count: before)
+                    (row + before).initialize(from: xp.baseAddress! + ((b * h + source) * w + firstCol) * c, count: after - before)
+                    (row + after).initialize(repeating: 0, count: rowLength - after)
                 }
             }
         }
+        (op + n * height * width * c).initialize(repeating: 0, count: slack)
     }
-    return out
 }
 
 @inline(__always)
