@@ -5,12 +5,13 @@
 import Foundation
 
 public enum MachinePeak {
-    /// FLOP/s (2 per lane of each FMA) of `pool`'s threads together, best of three runs. This
+    /// FLOP/s (2 per lane of each FMA) of `pool`'s threads together, best of seven short runs (a
+    /// run that shares its core with the host's other work would understate the peak). This
     /// machine has AVX2 and no AVX-512 (its /proc/cpuinfo has no avx512 flags; AVX-512 code dies
     /// of SIGILL), so 8-lane registers are the machine's widest.
     public static func measure(pool: WorkerPool, iterations: Int = 20_000_000) -> Double {
         var best = 0.0
-        for _ in 0..<3 {
+        for _ in 0..<7 {
             let start = DispatchTime.now().uptimeNanoseconds
             pool.run(parts: pool.threads) { part in blackHole(fmaLoop(iterations, seed: Float(part))) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -1,11 +1,12 @@
-// The Conv2D forward kernel: direct convolution, NHWC, register-blocked. Six output pixels along
-// x times sixteen output channels stay in six SIMD16 accumulators while the kernel taps and input
-// channels stream past: each input value is broadcast and multiplied with one weight vector. Six
-// is what fits AVX2's sixteen registers (12 for the sums, 2 for the weights, 1 for the broadcast);
-// more spills to the stack and runs at a third of the speed. The
-// input is zero-padded once so the inner loops have no bounds checks, and the weights are packed
-// once, with the output channels rounded up to 16 so every vector is whole. The sums start from
-// the bias and leave through the epilogue.
+// The Conv2D forward kernel: direct convolution, NHWC, register-blocked. Six output pixels times
+// sixteen output channels stay in six SIMD16 accumulators while the kernel taps and input channels
+// stream past: each input value is broadcast and multiplied with one weight vector. Six is what
+// fits AVX2's sixteen registers (12 for the sums, 2 for the weights, 1 for the broadcast); more
+// spills to the stack and runs at a third of the speed. The six pixels are consecutive in output
+// order, across rows and tiles, so a narrow tile window (8 pixels wide deep in a U-Net) wastes no
+// lanes on a ragged last block. The input is zero-padded once so the inner loops have no bounds
+// checks, and the weights are packed once, with the output channels rounded up to 16 so every
+// vector is whole. The sums start from the bias and leave through the epilogue.
 
 struct DirectConvolution: Sendable {
     let kh: Int, kw: Int
@@ -39,52 +40,58 @@ struct DirectConvolution: Sendable {
 
     func run(_ x: Tensor, geometry g: WindowGeometry, epilogue: Epilogue) -> Tensor {
         let n = x.shape[0]
-        let blocks = (g.outW + Self.pixelsPerBlock - 1) / Self.pixelsPerBlock
-        // Padded so the last block's pixels all read inside the buffer.
-        let hp = (g.outH - 1) * g.sh + g.kh
-        let wp = (blocks * Self.pixelsPerBlock - 1) * g.sw + g.kw
+        let hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw
         let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
         let (cin, cout, coutPadded) = (self.cin, self.cout, self.coutPadded)
-        let pixelStride = g.sw * cin
+        let pixels = n * g.outH * g.outW, block = Self.pixelsPerBlock
+        // Where each output pixel's receptive field starts in the padded input.
+        var origins = [Int](repeating: 0, count: pixels)
+        for b in 0..<n {
+            for oy in 0..<g.outH {
+                for ox in 0..<g.outW { origins[(b * g.outH + oy) * g.outW + ox] = ((b * hp + oy * g.sh) * wp + ox * g.sw) * cin }
+            }
+        }
+        // One kernel row's taps read consecutive input pixels: kw * cin contiguous floats, matched
+        // by kw * cin contiguous rows of packed weights.
+        let span = g.kw * cin, rowStride = wp * cin
         let finish = epilogue.prepared(channels: cout)
         // Every pixel's channels are stored once below, so the output needs no zero fill.
         return Tensor(shape: [n, g.outH, g.outW, cout]) { yp in
             padded.withUnsafeBufferPointer { pp in
                 packedWeights.withUnsafeBufferPointer { wp16 in
                     packedBias.withUnsafeBufferPointer { bp in
-                        for b in 0..<n {
-                            for oy in 0..<g.outH {
-                                for block in 0..<blocks {
-                                    let ox0 = block * Self.pixelsPerBlock
-                                    let count = min(Self.pixelsPerBlock, g.outW - ox0)
-                                    for co0 in stride(from: 0, to: coutPadded, by: 16) {
-                                        let bias = load16(bp.baseAddress! + co0)
-                                        var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
-                                        for ky in 0..<g.kh {
-                                            for kx in 0..<g.kw {
-                                                var input = pp.baseAddress! + ((b * hp + oy * g.sh + ky) * wp + ox0 * g.sw + kx) * cin
-                                                var weight = wp16.baseAddress! + (ky * g.kw + kx) * cin * coutPadded + co0
-                                                for _ in 0..<cin {
-                                                    let w = load16(weight)
-                                                    // addingProduct, not += *: Swift does not fuse the latter into an FMA.
-                                                    a0 = a0.addingProduct(SIMD16(repeating: input[0]), w)
-                                                    a1 = a1.addingProduct(SIMD16(repeating: input[pixelStride]), w)
-                                                    a2 = a2.addingProduct(SIMD16(repeating: input[2 * pixelStride]), w)
-                                                    a3 = a3.addingProduct(SIMD16(repeating: input[3 * pixelStride]), w)
-                                                    a4 = a4.addingProduct(SIMD16(repeating: input[4 * pixelStride]), w)
-                                                    a5 = a5.addingProduct(SIMD16(repeating: input[5 * pixelStride]), w)
-                                                    input += 1
-                                                    weight += coutPadded
-                                                }
-                                            }
+                        origins.withUnsafeBufferPointer { op in
+                            // Blocks of six pixels in output order, across row and tile boundaries;
+                            // the last block repeats its last pixel and stores only its own.
+                            for p0 in stride(from: 0, to: pixels, by: block) {
+                                let count = min(block, pixels - p0)
+                                let x = pp.baseAddress!
+                                let i0 = x + op[p0], i1 = x + op[p0 + min(1, count - 1)], i2 = x + op[p0 + min(2, count - 1)]
+                                let i3 = x + op[p0 + min(3, count - 1)], i4 = x + op[p0 + min(4, count - 1)], i5 = x + op[p0 + min(5, count - 1)]
+                                for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                                    let bias = load16(bp.baseAddress! + co0)
+                                    var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
+                                    for ky in 0..<g.kh {
+                                        let row = ky * rowStride
+                                        var weight = wp16.baseAddress! + ky * span * coutPadded + co0
+                                        for t in row..<(row + span) {
+                                            let w = load16(weight)
+                                            // addingProduct, not += *: Swift does not fuse the latter into an FMA.
+                                            a0 = a0.addingProduct(SIMD16(repeating: i0[t]), w)
+                                            a1 = a1.addingProduct(SIMD16(repeating: i1[t]), w)
+                                            a2 = a2.addingProduct(SIMD16(repeating: i2[t]), w)
+                                            a3 = a3.addingProduct(SIMD16(repeating: i3[t]), w)
+                                            a4 = a4.addingProduct(SIMD16(repeating: i4[t]), w)
+                                            a5 = a5.addingProduct(SIMD16(repeating: i5[t]), w)
+                                            weight += coutPadded
                                         }
-                                        let lanes = min(16, cout - co0)
-                                        let out = yp + ((b * g.outH + oy) * g.outW + ox0) * cout + co0
-                                        @inline(__always) func emit(_ a: SIMD16<Float>, _ p: Int) {
-                                            if p < count { finish.store(a, group: co0 / 16, lanes: lanes, to: out + p * cout) }
-                                        }
-                                        emit(a0, 0); emit(a1, 1); emit(a2, 2); emit(a3, 3); emit(a4, 4); emit(a5, 5)
                                     }
+                                    let lanes = min(16, cout - co0)
+                                    let out = yp + p0 * cout + co0
+                                    @inline(__always) func emit(_ a: SIMD16<Float>, _ p: Int) {
+                                        if p < count { finish.store(a, group: co0 / 16, lanes: lanes, to: out + p * cout) }
+                                    }
+                                    emit(a0, 0); emit(a1, 1); emit(a2, 2); emit(a3, 3); emit(a4, 4); emit(a5, 5)
                                 }
                             }
                         }

@@ -28,7 +28,9 @@ struct PreparedEpilogue {
         case .linear: break
         case .relu: v.replace(with: 0, where: v .< 0)
         case .leakyReLU: v.replace(with: v * SIMD16(repeating: Activation.leakySlope), where: v .< 0)
-        default: for l in 0..<lanes { v[l] = activation.apply(v[l]) }
+        case .sigmoid: v = 1 / (1 + exp16(-v))
+        case .tanh: v = 1 - 2 / (exp16(v + v) + 1)
+        case .softplus: for l in 0..<lanes { v[l] = activation.apply(v[l]) }
         }
         if let scale, let shift { v = v * scale[group] + shift[group] }
         if lanes == 16 {
