@@ -24,9 +24,9 @@ public struct TileGrid: Sendable, Equatable {
     public var rows: Int { (height + Self.outputSize - 1) / Self.outputSize }
     public var tileCount: Int { columns * rows }
 
-    /// Image rows that tile row `row` reads (before mirroring clamps them into the image).
-    public func sourceRows(ofTileRow row: Int) -> Range<Int> {
-        (row * Self.outputSize - Self.margin)..<(row * Self.outputSize - Self.margin + Self.inputSize)
+    /// Image rows that tile rows `rows` read (before mirroring clamps them into the image).
+    public func sourceRows(ofTileRows rows: Range<Int>) -> Range<Int> {
+        (rows.lowerBound * Self.outputSize - Self.margin)..<(rows.upperBound * Self.outputSize + Self.margin)
     }
 }
 

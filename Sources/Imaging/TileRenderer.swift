@@ -1,9 +1,11 @@
 // Runs a tile transform over a whole image and writes the result, streaming: libvips pulls the
 // output top to bottom as its saver needs it, and each request computes the tile rows it is
-// missing. Input rows live in a ring of 64 rows (a tile row needs at most 41 rows, mirrored), the
-// output in blocks of one tile row (16 rows) freed as soon as the saver has taken them, so memory
-// follows the image's width, never its height (savers that need the whole image, such as WebP,
-// GIF and HEIF, hold it themselves).
+// missing, one at a time on the tile path and four at a time (one strip of 84 rows) on the region
+// path, whose margins cost less the taller the strip. Input rows live in a ring of 128 rows (a
+// strip needs at most 16 * 4 + 20 rows plus the mirrored ones it re-reads), the output in blocks
+// of one tile row (16 rows) freed as soon as the saver has taken them, so memory follows the
+// image's width, never its height (savers that need the whole image, such as WebP, GIF and HEIF,
+// hold it themselves).
 //
 // Alpha is split off before the transform and put back unchanged; fully transparent pixels keep
 // their original colour (see AlphaBleed.swift for what the network sees under them).
@@ -21,7 +23,9 @@ public final class TileRenderer: @unchecked Sendable {
     let progress: @Sendable (Int, Int) -> Bool
 
     private let lock = NSLock()
-    private static let ringRows = 64
+    /// Tile rows per strip on the region path.
+    private static let stripTileRows = 4
+    private static let ringRows = 16 * stripTileRows + 64
     private var ring: [Float]
     private var rowsRead = 0
     private var nextTileRow = 0
@@ -98,8 +102,9 @@ public final class TileRenderer: @unchecked Sendable {
             let m = TileGrid.outputSize
             let reader = nextTileRow <= (top + height - 1) / m ? RowReader(source) : nil
             while nextTileRow <= (top + height - 1) / m {
-                try produce(tileRow: nextTileRow, reader!)
-                nextTileRow += 1
+                let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, grid.rows - nextTileRow)
+                try produce(tileRows: nextTileRow..<(nextTileRow + count), reader!)
+                nextTileRow += count
             }
             let sample = outputDepth / 8, pixel = outputBands * sample, rowBytes = grid.width * pixel
             for y in top..<(top + height) {
@@ -122,10 +127,11 @@ public final class TileRenderer: @unchecked Sendable {
         }
     }
 
-    /// Reads the rows tile row `row` needs, runs the transform and stores the finished block.
-    private func produce(tileRow row: Int, _ reader: RowReader) throws {
-        let (w, h, bands, c) = (grid.width, grid.height, source.bands, source.colourBands)
-        let needed = grid.sourceRows(ofTileRow: row).map { mirror($0, h) }
+    /// Reads the rows tile rows `rows` need, runs the transform and stores their finished blocks
+    /// (several rows only on the region path).
+    private func produce(tileRows rows: Range<Int>, _ reader: RowReader) throws {
+        let (w, h, bands) = (grid.width, grid.height, source.bands)
+        let needed = grid.sourceRows(ofTileRows: rows).map { mirror($0, h) }
         let last = needed.max()!
         while rowsRead <= last {
             let slot = rowsRead % Self.ringRows
@@ -137,13 +143,17 @@ public final class TileRenderer: @unchecked Sendable {
         }
         precondition(needed.min()! >= rowsRead - Self.ringRows, "the input ring lost a row still needed")
 
-        let cores = try source.hasAlpha || !transform.handlesRegions ? tileCores(needed) : stripCores(needed)
+        let cores = try source.hasAlpha || !transform.handlesRegions ? [tileCores(needed)] : stripCores(needed, tileRows: rows.count)
+        for (row, rowCores) in zip(rows, cores) { try stitch(rowCores, tileRow: row) }
+    }
+
+    /// Stitches one tile row's cores into its output block, putting alpha and transparent colour back.
+    private func stitch(_ cores: Tensor, tileRow row: Int) throws {
+        let (w, h, bands, c) = (grid.width, grid.height, source.bands, source.colourBands)
         let k = outputColourBands, m = TileGrid.outputSize, columns = grid.columns
         guard cores.shape == [columns, m, m, k] else {
             throw ImageError(source.url.path, "the style produced \(cores.shape), expected \([columns, m, m, k])")
         }
-
-        // Stitch the cores into the block, putting alpha and transparent colour back.
         let rows = min(m, h - row * m), outBands = outputBands
         let maximum: Float = outputDepth == 16 ? 65535 : 255
         var values = [Float](repeating: 0, count: rows * w * outBands)
@@ -216,13 +226,13 @@ public final class TileRenderer: @unchecked Sendable {
         return try transform.apply(tiles)
     }
 
-    /// The same cores from the region fast path: the tile row as one strip of 36 rows and
-    /// 16 * columns + 20 mirrored columns, rearranged into tile order. Images with alpha take the
-    /// tile path, whose colour bleeding under transparent pixels is per tile.
-    private func stripCores(_ needed: [Int]) throws -> Tensor {
+    /// The same cores from the region fast path, per tile row: `tileRows` rows as one strip of
+    /// 16 * tileRows + 20 rows and 16 * columns + 20 mirrored columns, rearranged into tile order.
+    /// Images with alpha take the tile path, whose colour bleeding under transparent pixels is per tile.
+    private func stripCores(_ needed: [Int], tileRows: Int) throws -> [Tensor] {
         let (w, bands, c) = (grid.width, source.bands, source.colourBands)
         let columns = grid.columns, m = TileGrid.outputSize, stripWidth = columns * m + 2 * TileGrid.margin
-        var strip = Tensor(zeros: [1, TileGrid.inputSize, stripWidth, c])
+        var strip = Tensor(zeros: [1, needed.count, stripWidth, c])
         let sourceColumns = (0..<stripWidth).map { mirror($0 - TileGrid.margin, w) }
         ring.withUnsafeBufferPointer { ringBuffer in
             strip.scalars.withUnsafeMutableBufferPointer { s in
@@ -237,17 +247,19 @@ public final class TileRenderer: @unchecked Sendable {
         }
         let side = try transform.applyRegion(strip)
         let k = side.shape.last ?? 0
-        guard side.shape == [1, m, columns * m, k] else {
-            throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, m, columns * m, k])")
+        guard side.shape == [1, tileRows * m, columns * m, k] else {
+            throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, tileRows * m, columns * m, k])")
         }
-        var cores = Tensor(zeros: [columns, m, m, k])
-        for j in 0..<columns {
-            for y in 0..<m {
-                let from = (y * columns * m + j * m) * k, to = ((j * m + y) * m) * k
-                cores.scalars.replaceSubrange(to..<(to + m * k), with: side.scalars[from..<(from + m * k)])
+        return (0..<tileRows).map { r in
+            var cores = Tensor(zeros: [columns, m, m, k])
+            for j in 0..<columns {
+                for y in 0..<m {
+                    let from = ((r * m + y) * columns * m + j * m) * k, to = ((j * m + y) * m) * k
+                    cores.scalars.replaceSubrange(to..<(to + m * k), with: side.scalars[from..<(from + m * k)])
+                }
             }
+            return cores
         }
-        return cores
     }
 }
 

@@ -10,7 +10,7 @@ import Testing
             #expect(grid.columns == (w + 15) / 16 && grid.rows == (h + 15) / 16)
             #expect(grid.tileCount == grid.columns * grid.rows)
         }
-        #expect(TileGrid(width: 40, height: 40).sourceRows(ofTileRow: 2) == 22..<58)
+        #expect(TileGrid(width: 40, height: 40).sourceRows(ofTileRows: 2..<3) == 22..<58 && TileGrid(width: 40, height: 40).sourceRows(ofTileRows: 0..<2) == -10..<42)
     }
 
     @Test func mirrorReflectsWithoutRepeatingTheEdge() {

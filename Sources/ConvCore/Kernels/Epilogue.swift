@@ -28,15 +28,27 @@ struct PreparedEpilogue {
         case .linear: break
         case .relu: v.replace(with: 0, where: v .< 0)
         case .leakyReLU: v.replace(with: v * SIMD16(repeating: Activation.leakySlope), where: v .< 0)
-        case .sigmoid: v = 1 / (1 + exp16(-v))
-        case .tanh: v = 1 - 2 / (exp16(v + v) + 1)
-        case .softplus: for l in 0..<lanes { v[l] = activation.apply(v[l]) }
+        case .sigmoid, .tanh, .softplus: v = Self.curve(v, activation)
         }
         if let scale, let shift { v = v * scale[group] + shift[group] }
         if lanes == 16 {
             UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD16<Float>.self)
         } else {
             for l in 0..<lanes { out[l] = v[l] }
+        }
+    }
+
+    /// The activations that need e^x, out of line: inlined, they made `store` too large to be
+    /// inlined into the kernels, and the call then cost more than a small layer's arithmetic.
+    @inline(never)
+    static func curve(_ v: SIMD16<Float>, _ activation: Activation) -> SIMD16<Float> {
+        switch activation {
+        case .sigmoid: return 1 / (1 + exp16(-v))
+        case .tanh: return 1 - 2 / (exp16(v + v) + 1)
+        default:
+            var y = v
+            for l in 0..<16 { y[l] = activation.apply(v[l]) }
+            return y
         }
     }
 }
