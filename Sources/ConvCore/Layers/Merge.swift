@@ -122,15 +122,17 @@ struct Concatenate: Layer {
         let inner = inputs[0].shape[(k + 1)...].reduce(1, *)
         var shape = inputs[0].shape
         shape[k] = inputs.reduce(0) { $0 + $1.shape[k] }
-        var out = [Float]()
-        out.reserveCapacity(shape.reduce(1, *))
-        for o in 0..<outer {
+        let row = shape[k] * inner
+        return Tensor(shape: shape) { out in
+            var offset = 0
             for x in inputs {
                 let block = x.shape[k] * inner
-                out.append(contentsOf: x.scalars[(o * block)..<((o + 1) * block)])
+                x.scalars.withUnsafeBufferPointer { xp in
+                    for o in 0..<outer { (out + o * row + offset).initialize(from: xp.baseAddress! + o * block, count: block) }
+                }
+                offset += block
             }
         }
-        return Tensor(shape: shape, scalars: out)
     }
 
     /// Each input gets back its own slice of the gradient.

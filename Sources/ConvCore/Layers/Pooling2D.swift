@@ -38,16 +38,23 @@ extension Pooling2D {
                         for ox in 0..<g.outW {
                             let x0 = max(ox * g.sw - g.padLeft, 0), x1 = min(ox * g.sw - g.padLeft + g.kw, w)
                             let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * c
-                            for ch in 0..<c { out[ch] = kind == .max ? -.infinity : 0 }
-                            for iy in y0..<y1 {
-                                for ix in x0..<x1 {
-                                    let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                    for ch in 0..<c {
-                                        out[ch] = kind == .max ? max(out[ch], pixel[ch]) : out[ch] + pixel[ch]
+                            // One loop per kind, with no branch inside, so each vectorises over channels.
+                            if kind == .max {
+                                out.update(repeating: -.infinity, count: c)
+                                for iy in y0..<y1 {
+                                    for ix in x0..<x1 {
+                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * c
+                                        for ch in 0..<c { out[ch] = max(out[ch], pixel[ch]) }
                                     }
                                 }
-                            }
-                            if kind == .average {
+                            } else {
+                                out.update(repeating: 0, count: c)
+                                for iy in y0..<y1 {
+                                    for ix in x0..<x1 {
+                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * c
+                                        for ch in 0..<c { out[ch] += pixel[ch] }
+                                    }
+                                }
                                 let scale = 1 / Float((y1 - y0) * (x1 - x0))
                                 for ch in 0..<c { out[ch] *= scale }
                             }
