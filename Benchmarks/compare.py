@@ -128,7 +128,7 @@ def torch_model(spec, weights):
     class Graph(nn.Module):
         def __init__(self):
             super().__init__()
-            self.plan, self.mods, channels = layers_of(spec), nn.ModuleDict(), {}
+            self.plan, self.mods, self.crops, channels = layers_of(spec), nn.ModuleDict(), {}, {}
             for name, kind, inputs, a in self.plan:
                 if kind == "InputLayer":
                     channels[name] = a["shape"][-1]
@@ -145,8 +145,10 @@ def torch_model(spec, weights):
                     channels[name] = a["filters"]
                 elif kind == "Conv2DTranspose":
                     k, s = pair(a["kernel_size"]), pair(a.get("strides", 1))
-                    if a.get("padding", "valid") == "same" and k != s:
-                        sys.exit("compare.py: 'same' Conv2DTranspose is translated only with kernel == stride")
+                    if a.get("padding", "valid") == "same":
+                        # The full transposed convolution, then Keras' window of input size x stride
+                        # (tessera's Conv2DTranspose.cropStart), which PyTorch's padding cannot always express.
+                        self.crops[name] = [(k_ - 1 - min((s_ + k_ - 1) // 2, k_ - 1), s_) for k_, s_ in zip(k, s)]
                     m = nn.ConvTranspose2d(cin, a["filters"], k, s, bias=a.get("use_bias", True))
                     m.weight.data = torch.from_numpy(weights[f"{name}.kernel"].transpose(3, 2, 0, 1).copy())
                     if m.bias is not None: m.bias.data = torch.from_numpy(weights[f"{name}.bias"].copy())
@@ -174,6 +176,9 @@ def torch_model(spec, weights):
                 xs = [values[i] for i in inputs]
                 if kind in ("Conv2D", "Conv2DTranspose"):
                     y = self.mods[name](xs[0])
+                    if name in self.crops:
+                        (top, sh), (left, sw) = self.crops[name]
+                        y = y[:, :, top:top + xs[0].shape[2] * sh, left:left + xs[0].shape[3] * sw]
                     act = a.get("activation", "linear")
                     y = {"linear": lambda t: t, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "softplus": F.softplus}[act](y)
                 elif kind in ("MaxPooling2D", "AveragePooling2D"):
