@@ -91,6 +91,12 @@ public struct RegionPlan: Sendable {
         return output
     }
 
+    /// Multiply-adds per output pixel on a region of whole blocks (what a large image costs).
+    public func multiplyAddsPerOutputPixel() throws -> Double {
+        let side = Self.blockTiles * core
+        return Double(try plans.plan(height: side + 2 * margin, width: side + 2 * margin, model).multiplyAdds) / Double(side * side)
+    }
+
     // MARK: analysis
 
     /// (axis, needed output interval, input size) -> the needed input interval, nil when those
