@@ -2,8 +2,9 @@
 // central 16x16 core (a 10-px margin on every side). For a W x H image the grid is ceil(W/16) x
 // ceil(H/16) tiles; tile (i, j) reads the image mirror-padded by 10 px, rows 16i ..< 16i+36 and
 // columns 16j ..< 16j+36, and its core lands at rows 16i ..< 16i+16, columns 16j ..< 16j+16,
-// cropped to the image. Work goes one tile row (a strip) at a time, so memory follows the width
-// (TileRenderer does the reading, tiling and stitching).
+// cropped to the image. Work goes a strip of tile rows at a time (one on the tile path, four on
+// the region path), so memory follows the width (TileRenderer does the reading, tiling and
+// stitching).
 
 import ConvCore
 
