@@ -36,7 +36,9 @@ public struct InferencePlan: Sendable {
     /// Nodes whose value is another node's (folded or removed layers), resolved to the source.
     let source: [Int]
 
-    public init(_ model: Model) {
+    /// `tileWindows: false` computes every map whole, as the model is written (the bench's
+    /// measure of what the windows save).
+    public init(_ model: Model, tileWindows: Bool = true) {
         let graph = model.graph, nodes = graph.nodes
         self.graph = graph
         var consumers = [[Int]](repeating: [], count: nodes.count)
@@ -95,7 +97,7 @@ public struct InferencePlan: Sendable {
                 steps.append(Step(node: i, first: i, inputs: inputs, operation: .layer(node.layer, parameters)))
             }
         }
-        if let windows = TileWindows.analyse(graph) {
+        if tileWindows, let windows = TileWindows.analyse(graph) {
             steps = steps.compactMap { Self.onWindows($0, windows, nodes: nodes) }
         }
         self.steps = steps
