@@ -203,7 +203,10 @@ public final class Daemon: Service, @unchecked Sendable {
     /// backoff until the attempts run out.
     private func fail(_ job: Job, _ error: any Error) {
         let reason = "\(error)"
-        let permanent = (error as? ImageError).map { $0.description.hasPrefix(job.source) } ?? false
+        // An image error about the source itself (not the output); compared as absolute paths,
+        // since a relative root (the default ./var) gives relative sources.
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        let permanent = (error as? ImageError).map { absolute($0.path) == absolute(job.source) } ?? false
         do {
             if !permanent && job.attempts < settings.attempts {
                 let delay = pow(2, Double(job.attempts))

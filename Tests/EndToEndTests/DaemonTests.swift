@@ -11,13 +11,16 @@ import Testing
 
 @Suite(.serialized) struct DaemonTests {
     /// A daemon over a fresh root with the identity style and a spec-based "tint" style; its log
-    /// goes to <root>/daemon.log.
+    /// goes to <root>/daemon.log. With `relativeRoot` it and the job commands run in <root> on
+    /// the default root, ./var, as the README's command runs it.
     final class Running {
         let root: URL
         var process = Process()
         var environment: [String: String]
+        let relativeRoot: Bool
 
-        init(settings: [String: String] = [:], start: Bool = true) throws {
+        init(settings: [String: String] = [:], start: Bool = true, relativeRoot: Bool = false) throws {
+            self.relativeRoot = relativeRoot
             root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-daemon-\(UUID().uuidString)")
             let models = root.appendingPathComponent("models")
             try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
@@ -27,7 +30,7 @@ import Testing
             let made = try tessera(["model", "init", spec.path, models.appendingPathComponent("tint.safetensors").path])
             precondition(made.status == 0, made.stderr)
             environment = ProcessInfo.processInfo.environment
-            environment["TESSERA_ROOT"] = root.appendingPathComponent("var").path
+            environment["TESSERA_ROOT"] = relativeRoot ? "./var" : root.appendingPathComponent("var").path
             environment["TESSERA_MODELS"] = models.path
             environment["TESSERA_STABLE_SECONDS"] = "0.5"
             for (key, value) in settings { environment["TESSERA_\(key.uppercased())"] = value }
@@ -40,6 +43,7 @@ import Testing
             process.executableURL = tesseraBinary
             process.arguments = ["daemon"]
             process.environment = environment
+            if relativeRoot { process.currentDirectoryURL = root }
             let log = root.appendingPathComponent("daemon.log")
             if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
             let handle = try FileHandle(forWritingTo: log)
@@ -55,7 +59,7 @@ import Testing
 
         func files(_ path: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder(path).path).sorted() }
 
-        func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment) }
+        func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment, directory: relativeRoot ? root : nil) }
 
         func store() throws -> JobStore { try JobStore(readingAt: folder("tessera.sqlite").path) }
 
@@ -168,6 +172,17 @@ import Testing
         #expect((report?["counts"] as? [String: Int])?["failed"] == 4)
         #expect(byName["large.png"]?["error"] as? String ?? "" == daemon.folder("inbox/identity/large.png").path
             + ": 1200x900 is 1.1 megapixels, over the limit of 1.0 megapixels")
+    }
+
+    /// On the default relative root a bad input still fails on its first attempt (its error names
+    /// the file by its absolute path, the job by the relative one).
+    @Test func badInputFailsAtOnceUnderARelativeRoot() throws {
+        let daemon = try Running(relativeRoot: true)
+        defer { daemon.stop() }
+        try Data("not a png\n".utf8).write(to: daemon.folder("inbox/identity/text.png"))
+        let jobs = try daemon.waitForJobs(1, timeout: 30)
+        #expect(jobs.count == 1 && jobs.first?["status"] as? String == "failed" && jobs.first?["attempts"] as? Int == 1, "\(jobs)")
+        #expect(FileManager.default.fileExists(atPath: daemon.folder("failed/identity/text.png.error.txt").path))
     }
 
     /// kill -9 while one job runs and others wait: after a restart each job is done exactly once,

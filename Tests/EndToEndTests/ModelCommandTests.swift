@@ -16,11 +16,12 @@ struct Run {
     let stderr: String
 }
 
-func tessera(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
+func tessera(_ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil) throws -> Run {
     let p = Process()
     p.executableURL = tesseraBinary
     p.arguments = arguments
     if let environment { p.environment = environment }
+    if let directory { p.currentDirectoryURL = directory }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
