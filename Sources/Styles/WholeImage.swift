@@ -21,17 +21,18 @@ public enum WholeImage {
 }
 
 extension WholeImage {
-    /// The region fast path over the same image: the mirror-padded image cut into bands of
-    /// eight tile rows (16 * 8 + 20 pixels high, the full padded width), each split into blocks
-    /// across the pool (RegionPlan). Gives the tiled path's output wherever `region` was built.
+    /// The region fast path over the same image: the mirror-padded image cut into bands of one
+    /// block's tile rows (the full padded width), each split into blocks across the pool
+    /// (RegionPlan). Gives the tiled path's output wherever `region` was built.
     public static func region(_ image: Tensor, plan region: RegionPlan, pool: WorkerPool) throws -> Tensor {
         let (height, width, c) = (image.shape[1], image.shape[2], image.shape[3])
         let grid = TileGrid(width: width, height: height)
         let m = TileGrid.outputSize, margin = TileGrid.margin
         let paddedWidth = grid.columns * m + 2 * margin
         var output: Tensor?
-        for first in stride(from: 0, to: grid.rows, by: 8) {
-            let rows = first..<min(first + 8, grid.rows), bandHeight = rows.count * m + 2 * margin
+        let bandRows = RegionPlan.blockTiles
+        for first in stride(from: 0, to: grid.rows, by: bandRows) {
+            let rows = first..<min(first + bandRows, grid.rows), bandHeight = rows.count * m + 2 * margin
             var input = [Float](repeating: 0, count: bandHeight * paddedWidth * c)
             for y in 0..<bandHeight {
                 let sy = mirror(rows.lowerBound * m - margin + y, height)

@@ -121,7 +121,8 @@ struct BenchCommand: ParsableCommand {
         } catch {
             refusal = "\(error)"
         }
-        let tiledMacs = Double(computed) / Double(TileGrid.outputSize * TileGrid.outputSize)
+        let corePixels = Double(TileGrid.outputSize * TileGrid.outputSize)
+        let tiledMacs = Double(computed) / corePixels, wholeMacs = Double(macs) / corePixels
 
         var trainTilesPerS: [String: Double]?
         if train {
@@ -145,7 +146,6 @@ struct BenchCommand: ParsableCommand {
         print("model \(report.model): \(macs) multiply-adds per \(inputShape.map(String.init).joined(separator: "x")) tile, "
               + "\(computed) computed (tile windows), \(threads) thread(s)")
         for batch in ["1", "16", "64", "256"] { print("  batch \(batch.padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(tilesPerS[batch]!, 0)) tiles/s") }
-        let wholeMacs = Double(macs) / Double(TileGrid.outputSize * TileGrid.outputSize)
         print("  2048x2048 tiled: \(f(tiledMP, 2)) MP/s (whole 36x36 tiles, without tile windows: \(f(wholeTilesMP, 2)) MP/s)")
         if let regionMP, let regionDifference, let regionMacs {
             print("  2048x2048 region path: \(f(regionMP, 2)) MP/s = \(f(regionMP / tiledMP))x tiled, \(f(regionMP / wholeTilesMP))x whole tiles "

@@ -18,7 +18,7 @@ public struct RegionPlan: Sendable {
     let model: Model
     let core: Int, margin: Int
     /// Tiles per block, per axis; a region smaller than that runs as one block of its size.
-    static let blockTiles = 8
+    public static let blockTiles = 8
     private let plans = BlockPlans()
 
     /// Analyses `model` for tiles of `tile` pixels with `margin` on each side and a grid of

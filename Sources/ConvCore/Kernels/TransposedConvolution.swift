@@ -112,18 +112,16 @@ struct TransposedConvolution: Sendable {
             }
         }
         let finish = epilogue.prepared(channels: cout)
-        let y = [Float](unsafeUninitializedCapacity: n * oh * ow * cout) { buffer, count in
+        return Tensor(shape: [n, oh, ow, cout]) { out in
             sums.withUnsafeBufferPointer { sp in
                 for p in 0..<(n * oh * ow) {
                     for co0 in stride(from: 0, to: coutPadded, by: 16) {
                         finish.store(load16(sp.baseAddress! + p * coutPadded + co0), group: co0 / 16, lanes: min(16, cout - co0),
-                                     to: buffer.baseAddress! + p * cout + co0)
+                                     to: out + p * cout + co0)
                     }
                 }
             }
-            count = n * oh * ow * cout
         }
-        return Tensor(shape: [n, oh, ow, cout], scalars: y)
     }
 }
 
