@@ -54,4 +54,55 @@ import Testing
         let global = try Model(spec: spec(#"{"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "g", "type": "GlobalAveragePooling2D"}, {"name": "d", "type": "Dense", "units": 768}, {"name": "r", "type": "Reshape", "target_shape": [16, 16, 3]}]}"#), seed: 1)
         #expect(errorMessage { _ = try RegionPlan(global) }.contains("mixes positions"))
     }
+
+    /// A new spatial layer that states no rules (a 3x3 box blur) is never taken as exact: the
+    /// region path refuses it, and tile windows compute it whole, so the plan still gives the
+    /// model's numbers.
+    @Test func aLayerWithoutRulesIsRefusedAndComputedWhole() throws {
+        let types = layerTypes.merging([BoxBlur.typeName: BoxBlur.self]) { a, _ in a }
+        let model = try Model(spec: spec(#"{"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "a", "type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"}, {"name": "blur", "type": "BoxBlur"}, {"name": "b", "type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same"}, {"name": "out", "type": "Cropping2D", "cropping": 10}]}"#),
+                              seed: 3, types: types)
+        #expect(errorMessage { _ = try RegionPlan(model) }.contains("'blur' (BoxBlur) mixes positions"))
+        let windows = try #require(TileWindows.analyse(model.graph))
+        let blur = model.graph.nodes.firstIndex { $0.name == "blur" }!
+        #expect(windows[blur]?.output == TileWindow(rows: 0..<36, cols: 0..<36))
+        let x = tensor([3, 36, 36, 3], seed: 4)
+        let planned = try InferencePlan(model).predict(x, pool: .shared(threads: 2))
+        #expect(worstError(planned, try model.predict(x)) < 1e-5)
+    }
+}
+
+/// Each output pixel the mean of its 3x3 neighbourhood (edges clamped), with none of the position
+/// rules a layer can state.
+private struct BoxBlur: Layer {
+    static let typeName = "BoxBlur"
+    let name: String
+    init(name: String, arguments: inout LayerArguments) throws { self.name = name }
+    func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
+
+    func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
+        let x = inputs[0], (n, h, w, c) = x.nhwc
+        var y = Tensor(zeros: x.shape)
+        for b in 0..<n {
+            for i in 0..<h {
+                for j in 0..<w {
+                    for ch in 0..<c {
+                        var sum: Float = 0
+                        for dy in -1...1 {
+                            for dx in -1...1 {
+                                sum += x.scalars[((b * h + min(max(i + dy, 0), h - 1)) * w + min(max(j + dx, 0), w - 1)) * c + ch]
+                            }
+                        }
+                        y.scalars[((b * h + i) * w + j) * c + ch] = sum / 9
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool) -> LayerGradients {
+        LayerGradients(inputs: [gradient], parameters: [])
+    }
 }

@@ -9,8 +9,13 @@ public struct Model: Sendable {
 
     /// A model with fresh weights from the spec's initializers, reproducible from `seed`.
     public init(spec: ModelSpec, seed: UInt64 = 0) throws {
+        try self.init(spec: spec, seed: seed, types: layerTypes)
+    }
+
+    /// A model whose spec may also name layer types of the caller's (the tests' throwaway layers).
+    init(spec: ModelSpec, seed: UInt64, types: [String: any Layer.Type]) throws {
         self.spec = spec
-        graph = try ModelGraph(spec)
+        graph = try ModelGraph(spec, types: types)
         var generator = SeededGenerator(seed: seed)
         parameters = graph.nodes.map { node in
             node.parameters.map { $0.initializer.values(shape: $0.shape, generator: &generator) }

@@ -10,7 +10,7 @@ struct ModelGraph: Sendable {
         let inputDims: [Dims]
         let outputDims: Dims
         let parameters: [ParameterSpec]
-        var isInput: Bool { layer is InputLayer }
+        var isInput: Bool { layer.isModelInput }
         var typeName: String { type(of: layer).typeName }
     }
 
@@ -20,7 +20,8 @@ struct ModelGraph: Sendable {
     let inputNodes: [Int]
     let outputNodes: [Int]
 
-    init(_ spec: ModelSpec) throws {
+    /// `types` are the layer types the spec may name (the tests add their own).
+    init(_ spec: ModelSpec, types: [String: any Layer.Type] = layerTypes) throws {
         name = spec.name
         let entries = spec.layers
         var index: [String: Int] = [:]
@@ -32,8 +33,8 @@ struct ModelGraph: Sendable {
         // Resolve predecessors (spec indices).
         var preds: [[Int]] = []
         for (i, e) in entries.enumerated() {
-            guard layerTypes[e.type] != nil else {
-                throw ModelError("layer '\(e.name)': unknown type '\(e.type)' (known: \(layerTypes.keys.sorted().joined(separator: ", ")))")
+            guard types[e.type] != nil else {
+                throw ModelError("layer '\(e.name)': unknown type '\(e.type)' (known: \(types.keys.sorted().joined(separator: ", ")))")
             }
             if let names = e.inputs {
                 if e.type != InputLayer.typeName && names.isEmpty { throw ModelError("layer '\(e.name)': \"inputs\" is empty") }
@@ -84,7 +85,7 @@ struct ModelGraph: Sendable {
             position[i] = k
             let e = entries[i]
             var arguments = LayerArguments(layer: e.name, values: e.arguments)
-            let layer = try layerTypes[e.type]!.init(name: e.name, arguments: &arguments)
+            let layer = try types[e.type]!.init(name: e.name, arguments: &arguments)
             try arguments.finish(type: e.type)
             let inputs = preds[i].map { position[$0] }
             let inputDims = inputs.map { built[$0].outputDims }

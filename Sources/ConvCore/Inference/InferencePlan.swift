@@ -23,12 +23,11 @@ public struct InferencePlan: Sendable {
         var first: Int
         let inputs: [Int]
         var operation: Operation
-        /// On tile windows (TileWindows): the convolution's geometry on its input window...
+        /// On tile windows (TileWindows): what the chain's first node computes, and the window
+        /// each input holds (it may hold more than this step reads, for its other consumers).
+        var window: (computed: NodeWindows, have: [TileWindow])?
+        /// A convolution's geometry on its input window.
         var geometry: WindowGeometry?
-        /// ... a transposed convolution's windows ...
-        var transposedWindow: (input: TileWindow, output: TileWindow)?
-        /// ... or, for other layers, the window each input holds and the part of it the layer reads.
-        var reads: [(have: TileWindow, want: TileWindow)]?
     }
 
     let graph: ModelGraph
@@ -55,20 +54,15 @@ public struct InferencePlan: Sendable {
         for (i, node) in nodes.enumerated() where !node.isInput && !absorbed.contains(i) {
             let inputs = node.inputs.map { source[$0] }
             let parameters = model.parameters[i]
-            let convolution: (activation: Activation, filters: Int, useBias: Bool)? =
-                (node.layer as? Conv2D).map { ($0.activation, $0.filters, $0.useBias) }
-                ?? (node.layer as? Conv2DTranspose).map { ($0.activation, $0.filters, $0.useBias) }
-            if let convolution {
+            if let convolution = node.layer.convolution {
                 var kernel = parameters[0]
                 let filters = convolution.filters
                 var bias = convolution.useBias ? parameters[1].scalars : [Float](repeating: 0, count: filters)
                 var epilogue = Epilogue(activation: convolution.activation)
                 var chain = [i]
-                if let j = soleConsumer(i), let bn = nodes[j].layer as? BatchNormalization {
-                    let (scale, shift) = bn.inferenceAffine(model.parameters[j], channels: filters)
+                if let j = soleConsumer(i), let (scale, shift) = nodes[j].layer.inferenceAffine(model.parameters[j], channels: filters).map({ ($0.scale, $0.shift) }) {
                     if convolution.activation == .linear {
-                        // The output channel is the last kernel axis of Conv2D, the third of Conv2DTranspose.
-                        let channelStride = node.layer is Conv2D ? 1 : kernel.shape[3]
+                        let channelStride = kernel.shape[(convolution.outputChannelAxis + 1)...].reduce(1, *)
                         for k in 0..<kernel.count { kernel.scalars[k] *= scale[(k / channelStride) % filters] }
                         bias = (0..<filters).map { bias[$0] * scale[$0] + shift[$0] }
                     } else {
@@ -77,21 +71,15 @@ public struct InferencePlan: Sendable {
                     chain.append(j)
                 }
                 if epilogue.activation == .linear && epilogue.affine == nil,
-                   let j = soleConsumer(chain.last!), let activation = nodes[j].layer as? ActivationLayer {
-                    epilogue.activation = activation.activation
+                   let j = soleConsumer(chain.last!), let activation = nodes[j].layer.activationOnly {
+                    epilogue.activation = activation
                     chain.append(j)
                 }
                 let last = chain.last!
                 for k in chain { source[k] = last }
                 absorbed.formUnion(chain)
-                let operation: Operation
-                if let conv = node.layer as? Conv2D {
-                    operation = .convolution(conv, DirectConvolution(kernel: kernel, bias: bias), epilogue)
-                } else {
-                    operation = .transposedConvolution(TransposedConvolution(node.layer as! Conv2DTranspose, kernel: kernel, bias: bias), epilogue)
-                }
-                steps.append(Step(node: last, first: i, inputs: inputs, operation: operation))
-            } else if node.layer is Dropout {
+                steps.append(Step(node: last, first: i, inputs: inputs, operation: convolution.compile(kernel, bias, epilogue)))
+            } else if node.layer.isIdentityAtInference {
                 source[i] = inputs[0]
             } else {
                 steps.append(Step(node: i, first: i, inputs: inputs, operation: .layer(node.layer, parameters)))
@@ -109,26 +97,13 @@ public struct InferencePlan: Sendable {
         guard windows[step.node] != nil, let computed = windows[step.first] else { return nil }
         var step = step
         let have = step.inputs.map { windows[$0]!.output }
+        step.window = (computed, have)
         switch step.operation {
         case let .convolution(conv, _, _):
-            let dims = nodes[step.first].inputDims[0]
-            let full = WindowGeometry(inH: dims[0]!, inW: dims[1]!, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
-            let out = computed.output
-            step.geometry = WindowGeometry(inH: have[0].rows.count, inW: have[0].cols.count, outH: out.rows.count, outW: out.cols.count,
-                                           kernel: conv.kernel, strides: conv.strides,
-                                           padTop: have[0].rows.lowerBound - (out.rows.lowerBound * conv.strides.0 - full.padTop),
-                                           padLeft: have[0].cols.lowerBound - (out.cols.lowerBound * conv.strides.1 - full.padLeft))
-        case .transposedConvolution:
-            step.transposedWindow = (have[0], computed.output)
-        case let .layer(layer, parameters):
-            step.reads = Array(zip(have, computed.inputs))
-            if !computed.whole, layer is Cropping2D {
-                step.operation = .window
-            } else if !computed.whole, let pool = layer as? any Pooling2D, pool.padding == .same {
-                // The window reads no padding: 'valid' pooling of it is the same.
-                step.operation = .layer(type(of: pool).init(name: pool.name, pool: pool.pool, strides: pool.strides, padding: .valid), parameters)
-            }
-        case .window:
+            step.geometry = conv.geometry(reading: have[0], for: computed.output, input: nodes[step.first].inputDims[0])
+        case let .layer(_, parameters):
+            step.operation = computed.layer.map { .layer($0, parameters) } ?? .window
+        case .transposedConvolution, .window:
             break
         }
         return step
@@ -187,13 +162,13 @@ public struct InferencePlan: Sendable {
                 let g = step.geometry ?? WindowGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
                 values[step.node] = kernel.run(xs[0], geometry: g, epilogue: epilogue)
             case let .transposedConvolution(kernel, epilogue):
-                values[step.node] = kernel.run(xs[0], epilogue: epilogue, window: step.transposedWindow)
+                values[step.node] = kernel.run(xs[0], epilogue: epilogue, window: step.window.map { ($0.have[0], $0.computed.output) })
             case let .layer(layer, parameters):
-                let read = step.reads.map { zip(xs, $0).map { Self.part($0, $1.have, $1.want) } } ?? xs
+                let read = step.window.map { w in xs.indices.map { Self.part(xs[$0], w.have[$0], w.computed.inputs[$0]) } } ?? xs
                 _ = try layer.outputShape(read.map { $0.shape.dropFirst().map { $0 } })
                 values[step.node] = try layer.forward(read, parameters, &context)
             case .window:
-                values[step.node] = Self.part(xs[0], step.reads![0].have, step.reads![0].want)
+                values[step.node] = Self.part(xs[0], step.window!.have[0], step.window!.computed.inputs[0])
             }
             for j in step.inputs {
                 remainingUses[j] -= 1

@@ -31,16 +31,20 @@ public struct RegionPlan: Sendable {
               nodes[graph.outputNodes[0]].outputDims.prefix(2) == [core, core] else {
             throw ModelError("the model does not map \(tile)x\(tile) tiles to \(core)x\(core) cores")
         }
-        for (i, node) in nodes.enumerated() {
-            guard Self.rule(node, nodes) != nil else {
-                throw ModelError("layer '\(node.name)' (\(node.typeName)) mixes positions across the image")
+        for (i, node) in nodes.enumerated() where !node.isInput {
+            // Every layer must say which positions it reads; one that does not (or mixes
+            // positions) cannot be run on a region.
+            for input in node.inputDims {
+                for axis in Axis.allCases where node.layer.reach(0...0, axis: axis, input: input) == .everything {
+                    throw ModelError("layer '\(node.name)' (\(node.typeName)) mixes positions across the image")
+                }
             }
             guard Self.jump(i, nodes).isAligned(to: core) else {
                 throw ModelError("layer '\(node.name)' has a grid that is not aligned to \(core) input pixels")
             }
         }
         var radius = 0
-        for axis in 0..<2 {
+        for axis in Axis.allCases {
             // Every position the whole core needs is needed by one of its pixels, so checking each
             // pixel's cone checks the core's.
             for p in 0..<core {
@@ -99,72 +103,30 @@ public struct RegionPlan: Sendable {
 
     // MARK: analysis
 
-    /// (axis, needed output interval, input size) -> the needed input interval, nil when those
-    /// outputs read no input (a transposed convolution whose kernel is narrower than its stride).
-    private typealias Rule = (Int, ClosedRange<Int>, Int) -> ClosedRange<Int>?
-
-    /// How a layer maps a needed interval of its output, along one axis, to each input's needed
-    /// interval; nil for layers that mix positions (Flatten, global pooling, ...).
-    private static func rule(_ node: ModelGraph.Node, _ nodes: [ModelGraph.Node]) -> Rule? {
-        func window(_ k: (Int, Int), _ s: (Int, Int), _ padding: Padding) -> Rule {
-            { axis, r, size in
-                let (k, s) = axis == 0 ? (k.0, s.0) : (k.1, s.1)
-                let before = padding.before(size, kernel: k, stride: s)
-                return (r.lowerBound * s - before)...(r.upperBound * s - before + k - 1)
-            }
-        }
-        switch node.layer {
-        case is InputLayer: return { _, r, _ in r }
-        case let conv as Conv2D: return window(conv.kernel, conv.strides, conv.padding)
-        case let pool as any Pooling2D: return window(pool.pool, pool.strides, pool.padding)
-        case let conv as Conv2DTranspose:
-            return { axis, r, _ in
-                let (k, s) = axis == 0 ? (conv.kernel.0, conv.strides.0) : (conv.kernel.1, conv.strides.1)
-                let crop = conv.cropStart(kernel: k, stride: s)
-                let first = floorDivide(r.lowerBound + crop - k + 1 + s - 1, s), last = floorDivide(r.upperBound + crop, s)
-                return first <= last ? first...last : nil
-            }
-        case let up as UpSampling2D:
-            return up.bilinear ? nil : { axis, r, _ in
-                let u = axis == 0 ? up.size.0 : up.size.1
-                return floorDivide(r.lowerBound, u)...floorDivide(r.upperBound, u)
-            }
-        case let crop as Cropping2D: return { axis, r, _ in let c = axis == 0 ? crop.top : crop.left; return (r.lowerBound + c)...(r.upperBound + c) }
-        case let pad as ZeroPadding2D: return { axis, r, _ in let p = axis == 0 ? pad.top : pad.left; return (r.lowerBound - p)...(r.upperBound - p) }
-        case let concatenate as Concatenate: return concatenate.axis == -1 || concatenate.axis == 3 ? { _, r, _ in r } : nil
-        case is Dense: return node.inputDims.first?.count == 3 ? { _, r, _ in r } : nil
-        case is Flatten, is Reshape, is GlobalMaxPooling2D, is GlobalAveragePooling2D: return nil
-        default: return { _, r, _ in r } // per-pixel: activations, BatchNormalization, Dropout, merges, colour spaces
-        }
-    }
-
     /// Input pixels per pixel of node `i` (a power of two, or its inverse after upsampling).
     private static func jump(_ i: Int, _ nodes: [ModelGraph.Node]) -> Jump {
         let node = nodes[i]
         guard let first = node.inputs.first else { return Jump(numerator: 1, denominator: 1) }
-        var j = jump(first, nodes)
-        switch node.layer {
-        case let conv as Conv2D: j = j.times(conv.strides.0, conv.strides.1)
-        case let pool as any Pooling2D: j = j.times(pool.strides.0, pool.strides.1)
-        case let conv as Conv2DTranspose: j = j.divided(conv.strides.0, conv.strides.1)
-        case let up as UpSampling2D: j = j.divided(up.size.0, up.size.1)
-        default: break
-        }
-        return j
+        return jump(first, nodes).times(node.layer.gridStep(.rows), node.layer.gridStep(.columns))
     }
 
     /// Propagates a needed output interval back to the model input along `axis`, refusing when
     /// some layer would need a position outside its input (padding the tile has and a region
     /// does not, or the other way round); nil when the output reads no input at all.
-    private static func neededInput(_ graph: ModelGraph, axis: Int, from output: ClosedRange<Int>) throws -> ClosedRange<Int>? {
+    private static func neededInput(_ graph: ModelGraph, axis: Axis, from output: ClosedRange<Int>) throws -> ClosedRange<Int>? {
         let nodes = graph.nodes
         var needed = [ClosedRange<Int>?](repeating: nil, count: nodes.count)
         needed[graph.outputNodes[0]] = output
         for i in nodes.indices.reversed() {
-            guard let r = needed[i], !nodes[i].isInput, let rule = rule(nodes[i], nodes) else { continue }
+            guard let r = needed[i], !nodes[i].isInput else { continue }
             for (k, j) in nodes[i].inputs.enumerated() {
-                let size = nodes[i].inputDims[k][axis]!
-                guard let want = rule(axis, r, size) else { continue }
+                let input = nodes[i].inputDims[k], size = input[axis.rawValue]!
+                let want: ClosedRange<Int>
+                switch nodes[i].layer.reach(r, axis: axis, input: input) {
+                case .nothing: continue
+                case .everything: throw ModelError("layer '\(nodes[i].name)' (\(nodes[i].typeName)) mixes positions across the image")
+                case .positions(let p): want = p
+                }
                 guard want.lowerBound >= 0 && want.upperBound < size else {
                     throw ModelError("layer '\(nodes[i].name)' reaches past the edge of its \(size)-pixel input: the receptive field is wider than the margin")
                 }
@@ -180,14 +142,14 @@ private struct Jump {
     var numerator: Int, denominator: Int
     var valid = true
 
-    func times(_ a: Int, _ b: Int) -> Jump { Jump(numerator: numerator * a, denominator: denominator, valid: valid && a == b) }
-    func divided(_ a: Int, _ b: Int) -> Jump { Jump(numerator: numerator, denominator: denominator * a, valid: valid && a == b) }
+    /// After a layer whose grid steps `rows` and `columns` (kept only when the two are equal).
+    func times(_ rows: GridStep, _ columns: GridStep) -> Jump {
+        Jump(numerator: numerator * rows.inputPixels, denominator: denominator * rows.outputPixels, valid: valid && rows == columns)
+    }
 
     /// A shift of `core` input pixels is a whole number of this node's pixels.
     func isAligned(to core: Int) -> Bool { valid && (core * denominator) % numerator == 0 }
 }
-
-func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
 /// The plans for each block size a region has needed, built on first use.
 private final class BlockPlans: @unchecked Sendable { // `plans` is behind `lock`

@@ -51,7 +51,7 @@ public enum Activation: String, CaseIterable, Sendable {
     }
 }
 
-struct ActivationLayer: Layer {
+struct ActivationLayer: PerPixelLayer {
     static let typeName = "Activation"
     let name: String
     let activation: Activation
@@ -62,6 +62,8 @@ struct ActivationLayer: Layer {
     }
 
     func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
+
+    var activationOnly: Activation? { activation }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         var y = inputs[0]

@@ -4,7 +4,7 @@
 
 import Foundation
 
-struct BatchNormalization: Layer {
+struct BatchNormalization: PerPixelLayer {
     static let typeName = "BatchNormalization"
     let name: String
     let momentum: Float
@@ -22,6 +22,8 @@ struct BatchNormalization: Layer {
         center = try a.bool("center", default: true)
         scale = try a.bool("scale", default: true)
     }
+
+    var usesBatchStatistics: Bool { true }
 
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let d = try single(inputs)
@@ -76,7 +78,7 @@ struct BatchNormalization: Layer {
 
     /// The inference transform (moving statistics) as a per-channel scale and shift, for folding
     /// into a neighbouring convolution.
-    func inferenceAffine(_ parameters: [Tensor], channels c: Int) -> (scale: [Float], shift: [Float]) {
+    func inferenceAffine(_ parameters: [Tensor], channels c: Int) -> (scale: [Float], shift: [Float])? {
         let p = unpack(parameters, channels: c)
         return affine(gamma: p.gamma, beta: p.beta, mean: p.mean.scalars, variance: p.variance.scalars)
     }

@@ -53,7 +53,7 @@ func magnitude<T: ColourValue>(_ a: T) -> T { a.value < 0 ? T(0) - a : a }
 
 func clampUnit<T: ColourValue>(_ a: T) -> T { a.value < 0 ? T(0) : a.value > 1 ? T(1) : a }
 
-protocol ColourLayer: Layer {
+protocol ColourLayer: PerPixelLayer {
     static var outputChannels: Int { get }
     init(name: String)
     /// Converts one pixel; the first `outputChannels` results are used.

@@ -1,7 +1,7 @@
 // Conv2D: NHWC input, kernel [kh, kw, cin, cout] (Keras layout), optional bias, fused activation.
 // Output size floor((i + pad - k) / s) + 1 with TensorFlow 'same' padding (see Padding.swift).
 
-struct Conv2D: Layer {
+struct Conv2D: SlidingWindowLayer {
     static let typeName = "Conv2D"
     let name: String
     let filters: Int
@@ -40,6 +40,33 @@ struct Conv2D: Layer {
         if useBias { p.append(ParameterSpec(name: "bias", shape: [filters], initializer: biasInitializer, trainable: true)) }
         return p
     }
+
+    var convolution: ConvolutionFusion? {
+        ConvolutionFusion(activation: activation, filters: filters, useBias: useBias, outputChannelAxis: 3) { kernel, bias, epilogue in
+            .convolution(self, DirectConvolution(kernel: kernel, bias: bias), epilogue)
+        }
+    }
+
+    var kernelSize: (Int, Int) { kernel }
+
+    /// Reads only the input its output window needs; the zero padding it reaches into comes from
+    /// the geometry (`geometry(reading:for:input:)`).
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        inputWindow(output, input: inputs[0], inside: false)
+            .map { WindowedForward(inputs: [$0], layer: self) }
+    }
+
+    /// Where the kernel reads when `output` of the output map is computed from the input window
+    /// `have` of an input of per-sample dims `input` (negative padding skips input rows).
+    func geometry(reading have: TileWindow, for output: TileWindow, input: Dims) -> WindowGeometry {
+        let full = WindowGeometry(inH: input[0]!, inW: input[1]!, kernel: kernel, strides: strides, padding: padding)
+        return WindowGeometry(inH: have.rows.count, inW: have.cols.count, outH: output.rows.count, outW: output.cols.count,
+                              kernel: kernel, strides: strides,
+                              padTop: have.rows.lowerBound - (output.rows.lowerBound * strides.0 - full.padTop),
+                              padLeft: have.cols.lowerBound - (output.cols.lowerBound * strides.1 - full.padLeft))
+    }
+
+    func multiplyAdds(input: [Int], output: [Int]) -> Int { output[0] * output[1] * kernel.0 * kernel.1 * input[2] * output[2] }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         let x = inputs[0]

@@ -37,6 +37,35 @@ struct Conv2DTranspose: Layer {
         padding == .valid ? 0 : k - 1 - min((s + k - 1) / 2, k - 1)
     }
 
+    var convolution: ConvolutionFusion? {
+        ConvolutionFusion(activation: activation, filters: filters, useBias: useBias, outputChannelAxis: 2) { kernel, bias, epilogue in
+            .transposedConvolution(TransposedConvolution(self, kernel: kernel, bias: bias), epilogue)
+        }
+    }
+
+    /// Input pixel i lands on outputs i * s - crop ..< i * s - crop + k.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        let (k, s) = axis == .rows ? (kernel.0, strides.0) : (kernel.1, strides.1)
+        let crop = cropStart(kernel: k, stride: s)
+        let first = floorDivide(output.lowerBound + crop - k + 1 + s - 1, s), last = floorDivide(output.upperBound + crop, s)
+        return first <= last ? .positions(first...last) : .nothing
+    }
+
+    func gridStep(_ axis: Axis) -> GridStep { GridStep(inputPixels: 1, outputPixels: axis == .rows ? strides.0 : strides.1) }
+
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        func axis(_ a: Axis) -> Range<Int> {
+            let r = output.range(a), size = inputs[0][a.rawValue]!
+            let (k, s) = a == .rows ? (kernel.0, strides.0) : (kernel.1, strides.1)
+            let crop = cropStart(kernel: k, stride: s)
+            let first = max(0, -floorDivide(-(r.lowerBound + crop - k + 1), s)), last = min(size - 1, floorDivide(r.upperBound - 1 + crop, s))
+            return first <= last ? first..<(last + 1) : first..<first
+        }
+        return WindowedForward(inputs: [TileWindow(rows: axis(.rows), cols: axis(.columns))], layer: self)
+    }
+
+    func multiplyAdds(input: [Int], output: [Int]) -> Int { input[0] * input[1] * kernel.0 * kernel.1 * input[2] * output[2] }
+
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let (h, w, _) = try image(inputs)
         return [h.map { outputSize($0, kernel: kernel.0, stride: strides.0) },

@@ -20,6 +20,17 @@ struct Dense: Layer {
         biasInitializer = try a.initializer("bias_initializer", default: .zeros)
     }
 
+    /// On an image a Dense acts on each pixel's channels alone.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        input.count == 3 ? .positions(output) : .everything
+    }
+
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        inputs[0].count == 3 ? WindowedForward(inputs: [output], layer: self) : nil
+    }
+
+    func multiplyAdds(input: [Int], output: [Int]) -> Int { output.reduce(1, *) * input.last! }
+
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let d = try single(inputs)
         guard !d.isEmpty else { throw failure("needs an input with at least one axis") }

@@ -2,7 +2,7 @@
 // probability 1 - rate, scale kept values by 1 / (1 - rate)), masks from the
 // pass's seeded generator (the trainer seeds it), so a run is reproducible.
 
-struct Dropout: Layer {
+struct Dropout: PerPixelLayer {
     static let typeName = "Dropout"
     let name: String
     let rate: Float
@@ -14,6 +14,8 @@ struct Dropout: Layer {
     }
 
     func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
+
+    var isIdentityAtInference: Bool { true }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         var y = inputs[0]

@@ -1,6 +1,6 @@
 // A model input: its per-sample shape, with nil for sizes fixed only at run time.
 
-struct InputLayer: Layer {
+struct InputLayer: PerPixelLayer {
     static let typeName = "InputLayer"
     let name: String
     let shape: Dims
@@ -23,6 +23,8 @@ struct InputLayer: Layer {
         guard inputs.isEmpty else { throw failure("an input layer takes no inputs") }
         return shape
     }
+
+    var isModelInput: Bool { true }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         preconditionFailure("the graph feeds input layers directly")

@@ -43,10 +43,58 @@ protocol Layer: Sendable {
     /// Given the forward pass's inputs, output and saved state, and the gradient of the output.
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool) -> LayerGradients
+
+    // Positions and cost (LayerGeometry.swift; the defaults there are the safe answers).
+
+    /// Along `axis`, the positions of an input of per-sample dims `input` that outputs `output` read.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach
+    /// Input pixels per output pixel along `axis`.
+    func gridStep(_ axis: Axis) -> GridStep
+    /// What computing only `output` of the output map reads and runs; nil computes the whole map.
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward?
+    /// Multiply-adds of one sample, given the per-sample dims the layer reads (its first input)
+    /// and writes.
+    func multiplyAdds(input: [Int], output: [Int]) -> Int
+
+    // Roles the graph, the plan and the trainer ask about.
+
+    /// The layer is a model input (InputLayer).
+    var isModelInput: Bool { get }
+    /// At inference the layer passes its input through unchanged (Dropout).
+    var isIdentityAtInference: Bool { get }
+    /// In training mode the layer's output depends on the whole batch (BatchNormalization).
+    var usesBatchStatistics: Bool { get }
+
+    // What the inference plan fuses (InferencePlan.swift): a convolution, followed by a per-channel
+    // affine, followed by an activation.
+
+    /// A convolution the plan packs and runs through its own kernel.
+    var convolution: ConvolutionFusion? { get }
+    /// At inference y = x * scale + shift per channel (BatchNormalization's moving statistics).
+    func inferenceAffine(_ parameters: [Tensor], channels: Int) -> (scale: [Float], shift: [Float])?
+    /// The layer applies this activation and nothing else.
+    var activationOnly: Activation? { get }
+}
+
+/// What the inference plan needs to fold and compile a convolution.
+struct ConvolutionFusion {
+    let activation: Activation
+    let filters: Int
+    let useBias: Bool
+    /// The kernel axis of the output channels (Keras: 3 for Conv2D, 2 for Conv2DTranspose).
+    let outputChannelAxis: Int
+    /// The plan's operation for the (possibly folded) kernel, bias and epilogue.
+    let compile: (_ kernel: Tensor, _ bias: [Float], _ epilogue: Epilogue) -> InferencePlan.Operation
 }
 
 extension Layer {
     func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] { [] }
+    var isModelInput: Bool { false }
+    var isIdentityAtInference: Bool { false }
+    var usesBatchStatistics: Bool { false }
+    var convolution: ConvolutionFusion? { nil }
+    func inferenceAffine(_ parameters: [Tensor], channels: Int) -> (scale: [Float], shift: [Float])? { nil }
+    var activationOnly: Activation? { nil }
 
     func failure(_ message: String) -> ModelError {
         ModelError("layer '\(name)' (\(Self.typeName)): \(message)")

@@ -3,7 +3,7 @@
 
 enum MergeOperation: Sendable { case add, subtract, multiply, average, maximum, minimum }
 
-protocol ElementwiseMerge: Layer {
+protocol ElementwiseMerge: PerPixelLayer {
     static var operation: MergeOperation { get }
     init(name: String)
 }
@@ -97,6 +97,17 @@ struct Concatenate: Layer {
         let i = axis < 0 ? rank + axis : axis - 1
         guard i >= 0, i < rank else { throw failure("axis \(axis) is out of range for rank \(rank + 1) inputs") }
         return i
+    }
+
+    private var joinsChannels: Bool { axis == -1 || axis == 3 }
+
+    /// Joined along the channels, each output pixel reads the same pixel of every input.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        joinsChannels && input.count == 3 ? .positions(output) : .everything
+    }
+
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        joinsChannels && inputs[0].count == 3 ? WindowedForward(inputs: inputs.map { _ in output }, layer: self) : nil
     }
 
     func outputShape(_ inputs: [Dims]) throws -> Dims {

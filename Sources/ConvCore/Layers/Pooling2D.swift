@@ -3,7 +3,7 @@
 
 enum PoolKind: Sendable { case max, average }
 
-protocol Pooling2D: Layer {
+protocol Pooling2D: SlidingWindowLayer {
     static var kind: PoolKind { get }
     var pool: (Int, Int) { get }
     var strides: (Int, Int) { get }
@@ -22,6 +22,15 @@ extension Pooling2D {
         let (h, w, c) = try image(inputs)
         return [try windowOutput(h, kernel: pool.0, stride: strides.0, padding: padding, axis: "height"),
                 try windowOutput(w, kernel: pool.1, stride: strides.1, padding: padding, axis: "width"), c]
+    }
+
+    var kernelSize: (Int, Int) { pool }
+
+    /// A pooled window is the 'valid' pooling of exactly the input it reads, when no window
+    /// reaches into the padding; one that does is computed whole.
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        inputWindow(output, input: inputs[0], inside: true)
+            .map { WindowedForward(inputs: [$0], layer: Self(name: name, pool: pool, strides: strides, padding: .valid)) }
     }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {

@@ -27,6 +27,17 @@ struct Cropping2D: Layer {
         guard min(top, bottom, left, right) >= 0 else { throw a.error("'cropping' must not be negative") }
     }
 
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        let shift = axis == .rows ? top : left
+        return .positions((output.lowerBound + shift)...(output.upperBound + shift))
+    }
+
+    /// A window of the cropped map is a window of the input, read as it is.
+    func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
+        WindowedForward(inputs: [TileWindow(rows: (output.rows.lowerBound + top)..<(output.rows.upperBound + top),
+                                            cols: (output.cols.lowerBound + left)..<(output.cols.upperBound + left))], layer: nil)
+    }
+
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let (h, w, c) = try image(inputs)
         let oh = h.map { $0 - top - bottom }, ow = w.map { $0 - left - right }
@@ -62,6 +73,12 @@ struct ZeroPadding2D: Layer {
         guard min(top, bottom, left, right) >= 0 else { throw a.error("'padding' must not be negative") }
     }
 
+    /// Padded positions read nothing; the region analysis sees them as reaching past the input.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        let shift = axis == .rows ? top : left
+        return .positions((output.lowerBound - shift)...(output.upperBound - shift))
+    }
+
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let (h, w, c) = try image(inputs)
         return [h.map { $0 + top + bottom }, w.map { $0 + left + right }, c]
@@ -94,6 +111,15 @@ struct UpSampling2D: Layer {
         size = try a.positivePair("size", default: (2, 2))
         bilinear = try a.choice("interpolation", default: "nearest", from: ["nearest", "bilinear"]) == "bilinear"
     }
+
+    /// Nearest upsampling repeats pixels; bilinear blends neighbours the tile may not have.
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        guard !bilinear else { return .everything }
+        let u = axis == .rows ? size.0 : size.1
+        return .positions(floorDivide(output.lowerBound, u)...floorDivide(output.upperBound, u))
+    }
+
+    func gridStep(_ axis: Axis) -> GridStep { GridStep(inputPixels: 1, outputPixels: axis == .rows ? size.0 : size.1) }
 
     func outputShape(_ inputs: [Dims]) throws -> Dims {
         let (h, w, c) = try image(inputs)

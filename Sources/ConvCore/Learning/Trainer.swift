@@ -32,7 +32,7 @@ public struct Trainer: Sendable {
     public mutating func step(inputs: [Tensor], targets: [Tensor], pool: WorkerPool) throws -> Float {
         let batch = inputs.first?.shape.first ?? 0
         let parts = min(pool.threads, batch)
-        guard parts > 1, !model.graph.nodes.contains(where: { $0.layer is BatchNormalization }) else {
+        guard parts > 1, !model.graph.nodes.contains(where: { $0.layer.usesBatchStatistics }) else {
             return try step(inputs: inputs, targets: targets)
         }
         let bounds = (0...parts).map { $0 * batch / parts }
