@@ -8,8 +8,10 @@
 struct TransposedConvolution: Sendable {
     let layer: Conv2DTranspose
     let cin: Int, cout: Int, coutPadded: Int
-    let packedWeights: [Float]
-    let packedBias: [Float]
+    /// Weights [kh, kw, cin, coutPadded], zeros in the padding lanes.
+    let weights: AlignedStorage
+    /// Bias [coutPadded].
+    let bias: AlignedStorage
 
     static let pixelsPerBlock = 4
 
@@ -20,16 +22,14 @@ struct TransposedConvolution: Sendable {
         cin = kernel.shape[3]
         coutPadded = (cout + 15) / 16 * 16
         let taps = kernel.shape[0] * kernel.shape[1]
-        var w = [Float](repeating: 0, count: taps * cin * coutPadded)
+        weights = AlignedStorage(count: taps * cin * coutPadded)
         for tap in 0..<taps {
             for co in 0..<cout {
-                for ci in 0..<cin { w[(tap * cin + ci) * coutPadded + co] = kernel.scalars[(tap * cout + co) * cin + ci] }
+                for ci in 0..<cin { weights.pointer[(tap * cin + ci) * coutPadded + co] = kernel.scalars[(tap * cout + co) * cin + ci] }
             }
         }
-        packedWeights = w
-        var b = [Float](repeating: 0, count: coutPadded)
-        if let bias { for co in 0..<cout { b[co] = bias[co] } }
-        packedBias = b
+        self.bias = AlignedStorage(count: coutPadded)
+        for co in 0..<(bias == nil ? 0 : cout) { self.bias.pointer[co] = bias![co] }
     }
 
     /// The whole output, or `window.output` of it when `x` holds `window.input` of the layer's input.
@@ -43,89 +43,96 @@ struct TransposedConvolution: Sendable {
             top += window.output.rows.lowerBound - window.input.rows.lowerBound * sh
             left += window.output.cols.lowerBound - window.input.cols.lowerBound * sw
         }
-        let (cin, cout, coutPadded) = (self.cin, self.cout, self.coutPadded)
-        var sums = [Float](unsafeUninitializedCapacity: n * oh * ow * coutPadded) { buffer, count in
-            for p in 0..<(n * oh * ow) {
-                for c in 0..<coutPadded { buffer[p * coutPadded + c] = packedBias[c] }
-            }
-            count = n * oh * ow * coutPadded
+        let pixels = n * oh * ow
+        var sums = [Float](unsafeUninitializedCapacity: pixels * coutPadded) { buffer, count in
+            for p in 0..<pixels { (buffer.baseAddress! + p * coutPadded).initialize(from: bias.pointer, count: coutPadded) }
+            count = pixels * coutPadded
         }
-        let block = Self.pixelsPerBlock
-        x.scalars.withUnsafeBufferPointer { xp in
-            packedWeights.withUnsafeBufferPointer { kp in
-                sums.withUnsafeMutableBufferPointer { sp in
-                    for b in 0..<n {
-                        for iy in 0..<h {
-                            for ky in 0..<kh {
-                                let oy = iy * sh + ky - top
-                                if oy < 0 || oy >= oh { continue }
-                                for kx in 0..<kw {
-                                    let tapWeights = kp.baseAddress! + (ky * kw + kx) * cin * coutPadded
-                                    /// The output pixel input pixel `ix` lands on for this tap, if inside.
-                                    func target(_ ix: Int) -> Int? {
-                                        let ox = ix * sw + kx - left
-                                        return ox >= 0 && ox < ow ? (b * oh + oy) * ow + ox : nil
-                                    }
-                                    var ix = 0
-                                    while ix < w {
-                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                        if ix + block <= w, let first = target(ix), target(ix + block - 1) != nil {
-                                            // Four whole pixels: their outputs are sw pixels apart.
-                                            let o0 = sp.baseAddress! + first * coutPadded, step = sw * coutPadded
-                                            for co0 in stride(from: 0, to: coutPadded, by: 16) {
-                                                var a0 = load16(o0 + co0), a1 = load16(o0 + step + co0)
-                                                var a2 = load16(o0 + 2 * step + co0), a3 = load16(o0 + 3 * step + co0)
-                                                var weight = tapWeights + co0
-                                                for ci in 0..<cin {
-                                                    let v = load16(weight)
-                                                    a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), v)
-                                                    a1 = a1.addingProduct(SIMD16(repeating: pixel[cin + ci]), v)
-                                                    a2 = a2.addingProduct(SIMD16(repeating: pixel[2 * cin + ci]), v)
-                                                    a3 = a3.addingProduct(SIMD16(repeating: pixel[3 * cin + ci]), v)
-                                                    weight += coutPadded
-                                                }
-                                                store16(a0, o0 + co0); store16(a1, o0 + step + co0)
-                                                store16(a2, o0 + 2 * step + co0); store16(a3, o0 + 3 * step + co0)
-                                            }
-                                            ix += block
-                                        } else {
-                                            if let o = target(ix) {
-                                                let out = sp.baseAddress! + o * coutPadded
-                                                for co0 in stride(from: 0, to: coutPadded, by: 16) {
-                                                    var a = load16(out + co0)
-                                                    var weight = tapWeights + co0
-                                                    for ci in 0..<cin {
-                                                        a = a.addingProduct(SIMD16(repeating: pixel[ci]), load16(weight))
-                                                        weight += coutPadded
-                                                    }
-                                                    store16(a, out + co0)
-                                                }
-                                            }
-                                            ix += 1
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let geometry = ScatterGeometry(n: n, h: h, w: w, cin: cin, oh: oh, ow: ow, kh: kh, kw: kw, sh: sh, sw: sw,
+                                       top: top, left: left, coutPadded: coutPadded)
+        conv2dTransposeForward(sums: &sums, x: x.scalars, weights: weights.pointer, geometry)
         let finish = epilogue.prepared(channels: cout)
         return Tensor(shape: [n, oh, ow, cout]) { out in
-            sums.withUnsafeBufferPointer { sp in
-                for p in 0..<(n * oh * ow) {
-                    for co0 in stride(from: 0, to: coutPadded, by: 16) {
-                        finish.store(load16(sp.baseAddress! + p * coutPadded + co0), group: co0 / 16, lanes: min(16, cout - co0),
-                                     to: out + p * cout + co0)
-                    }
-                }
+            finishSums(out: out, sums: sums, pixels: pixels, cout: cout, coutPadded: coutPadded, epilogue: finish)
+        }
+    }
+}
+
+/// Sizes of a transposed convolution's scatter: input [n, h, w, cin], output [n, oh, ow, coutPadded]
+/// (the forward pass's sums have their channels padded to 16; the backward pass's gradients do
+/// not); input pixel (iy, ix) lands through tap (ky, kx) on output (iy * sh + ky - top, ix * sw + kx - left).
+struct ScatterGeometry {
+    let n, h, w, cin: Int
+    let oh, ow: Int
+    let kh, kw, sh, sw: Int
+    let top, left: Int
+    let coutPadded: Int
+}
+
+/// sums[b, oy, ox, :] += x[b, iy, ix, :] . weights[ky, kx] for every input pixel and tap whose
+/// target (oy, ox) lies inside the sums; weights is [kh, kw, cin, coutPadded].
+func conv2dTransposeForward(sums: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights: UnsafePointer<Float>, _ g: ScatterGeometry) {
+    for row in 0..<(g.n * g.h) {
+        let (b, iy) = (row / g.h, row % g.h)
+        for ky in 0..<g.kh {
+            let oy = iy * g.sh + ky - g.top
+            if oy < 0 || oy >= g.oh { continue }
+            for kx in 0..<g.kw {
+                scatterRow(out: sums + (b * g.oh + oy) * g.ow * g.coutPadded, pixels: x + row * g.w * g.cin,
+                           weights: weights + (ky * g.kw + kx) * g.cin * g.coutPadded, offset: kx - g.left, g)
             }
         }
     }
 }
 
+/// One input row through one tap: out[ix * sw + offset, :] += pixels[ix, :] . weights for every ix
+/// whose target lies in 0 ..< ow, four whole pixels at a time (their targets sw pixels apart).
 @inline(__always)
-func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+private func scatterRow(out: UnsafeMutablePointer<Float>, pixels: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                        offset: Int, _ g: ScatterGeometry) {
+    let (cin, coutPadded) = (g.cin, g.coutPadded), step = g.sw * coutPadded
+    var ix = 0
+    while ix < g.w {
+        let ox = ix * g.sw + offset, pixel = pixels + ix * cin
+        if ix + TransposedConvolution.pixelsPerBlock <= g.w, ox >= 0, ox + 3 * g.sw < g.ow {
+            let o0 = out + ox * coutPadded
+            for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                var a0 = load16(o0 + co0), a1 = load16(o0 + step + co0), a2 = load16(o0 + 2 * step + co0), a3 = load16(o0 + 3 * step + co0)
+                var w = weights + co0
+                for ci in 0..<cin {
+                    let wv = load16(w)
+                    a0 = a0.addingProduct(SIMD16(repeating: pixel[ci]), wv)
+                    a1 = a1.addingProduct(SIMD16(repeating: pixel[cin + ci]), wv)
+                    a2 = a2.addingProduct(SIMD16(repeating: pixel[2 * cin + ci]), wv)
+                    a3 = a3.addingProduct(SIMD16(repeating: pixel[3 * cin + ci]), wv)
+                    w += coutPadded
+                }
+                store16(a0, o0 + co0); store16(a1, o0 + step + co0); store16(a2, o0 + 2 * step + co0); store16(a3, o0 + 3 * step + co0)
+            }
+            ix += TransposedConvolution.pixelsPerBlock
+            continue
+        }
+        if ox >= 0 && ox < g.ow {
+            let o = out + ox * coutPadded
+            for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                var a = load16(o + co0), w = weights + co0
+                for ci in 0..<cin {
+                    a = a.addingProduct(SIMD16(repeating: pixel[ci]), load16(w))
+                    w += coutPadded
+                }
+                store16(a, o + co0)
+            }
+        }
+        ix += 1
+    }
+}
+
+/// out[p, :cout] = epilogue(sums[p, :]) for sums [pixels, coutPadded].
+func finishSums(out: UnsafeMutablePointer<Float>, sums: UnsafePointer<Float>, pixels: Int, cout: Int, coutPadded: Int,
+                epilogue: PreparedEpilogue) {
+    for p in 0..<pixels {
+        for co0 in stride(from: 0, to: coutPadded, by: 16) {
+            epilogue.store(load16(sums + p * coutPadded + co0), group: co0 / 16, lanes: min(16, cout - co0), to: out + p * cout + co0)
+        }
+    }
 }

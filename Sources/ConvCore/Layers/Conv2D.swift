@@ -82,63 +82,9 @@ struct Conv2D: SlidingWindowLayer {
         let (_, h, w, _) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
         let dz = activation.backward(output: output, gradient: gradient)
-        let dk = convolutionWeightGradient(x, dz, geometry: g)
-        let db = biasGradient(dz)
-        let dx = strides == (1, 1) ? inputGradientStrideOne(dz, kernel: parameters[0], geometry: g)
-                                   : inputGradient(dz, kernel: parameters[0], geometry: g, inputShape: x.shape)
-        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
-    }
-
-    /// For stride 1, dx is the 'full' correlation of dz with the kernel flipped in space and
-    /// transposed in channels, which the forward kernel computes.
-    private func inputGradientStrideOne(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
-        let (kh, kw, cin, cout) = (g.kh, g.kw, kernel.shape[2], kernel.shape[3])
-        var flipped = Tensor(zeros: [kh, kw, cout, cin])
-        for ky in 0..<kh {
-            for kx in 0..<kw {
-                for ci in 0..<cin {
-                    for co in 0..<cout {
-                        flipped.scalars[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * cout + co) * cin + ci] = kernel.scalars[((ky * kw + kx) * cin + ci) * cout + co]
-                    }
-                }
-            }
-        }
-        let full = WindowGeometry(inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kernel: (kh, kw),
-                                  padTop: kh - 1 - g.padTop, padLeft: kw - 1 - g.padLeft)
-        return DirectConvolution(kernel: flipped, bias: nil).run(dz, geometry: full, activation: .linear)
-    }
-
-    /// Any stride: each output pixel's gradient scattered back through the kernel taps.
-    private func inputGradient(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
-        let (n, h, w, cin) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let cout = kernel.shape[3]
-        // With the kernel as [tap, co, ci] the innermost loop runs along ci without a reduction.
-        let transposed = swappingLastTwoAxes(kernel).scalars
-        var dx = Tensor(zeros: inputShape)
-        transposed.withUnsafeBufferPointer { kp in
-            dz.scalars.withUnsafeBufferPointer { gp in
-                dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                    for b in 0..<n {
-                        for oy in 0..<g.outH {
-                            for ox in 0..<g.outW {
-                                let go = gp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * cout
-                                for ky in 0..<g.kh {
-                                    let iy = oy * g.sh - g.padTop + ky
-                                    if iy < 0 || iy >= h { continue }
-                                    for kx in 0..<g.kw {
-                                        let ix = ox * g.sw - g.padLeft + kx
-                                        if ix < 0 || ix >= w { continue }
-                                        let dpixel = dxp.baseAddress! + ((b * h + iy) * w + ix) * cin
-                                        let ttap = kp.baseAddress! + (ky * g.kw + kx) * cout * cin
-                                        for co in 0..<cout { axpy(cin, go[co], ttap + co * cin, dpixel) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return dx
+        let dk = conv2dWeightGradient(x, dz, geometry: g)
+        let dx = strides == (1, 1) ? conv2dInputGradientStrideOne(dz, kernel: parameters[0], geometry: g)
+                                   : conv2dInputGradient(dz, kernel: parameters[0], geometry: g, inputShape: x.shape)
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
     }
 }

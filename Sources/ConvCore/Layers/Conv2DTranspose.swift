@@ -89,54 +89,12 @@ struct Conv2DTranspose: Layer {
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let x = inputs[0]
         let (n, h, w, cin) = x.nhwc
-        let cout = filters
-        let oh = output.shape[1], ow = output.shape[2]
         let dz = activation.backward(output: output, gradient: gradient)
         var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape)
-        let db = biasGradient(dz)
-        x.scalars.withUnsafeBufferPointer { xp in
-            parameters[0].scalars.withUnsafeBufferPointer { kp in
-                dz.scalars.withUnsafeBufferPointer { gp in
-                    dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                        dk.scalars.withUnsafeMutableBufferPointer { dkp in
-                            forEachScatter(n: n, h: h, w: w, oh: oh, ow: ow) { input, output, tap in
-                                let offset = input * cin, go = output * cout, taps = tap * cout * cin
-                                for co in 0..<cout {
-                                    let d = gp[go + co], row = taps + co * cin
-                                    axpy(cin, d, kp.baseAddress! + row, dxp.baseAddress! + offset)
-                                    axpy(cin, d, xp.baseAddress! + offset, dkp.baseAddress! + row)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, db] : [dk])
-    }
-
-    /// Visits every (input pixel, kernel tap) pair whose scatter target lies inside the cropped
-    /// output, giving the input and output pixel indices and the tap index (the backward pass;
-    /// TransposedConvolution walks the same geometry by blocks of pixels).
-    @inline(__always)
-    private func forEachScatter(n: Int, h: Int, w: Int, oh: Int, ow: Int,
-                                _ body: (_ input: Int, _ output: Int, _ tap: Int) -> Void) {
         let (kh, kw) = kernel, (sh, sw) = strides
-        let top = cropStart(kernel: kh, stride: sh), left = cropStart(kernel: kw, stride: sw)
-        for b in 0..<n {
-            for iy in 0..<h {
-                for ix in 0..<w {
-                    for ky in 0..<kh {
-                        let oy = iy * sh + ky - top
-                        if oy < 0 || oy >= oh { continue }
-                        for kx in 0..<kw {
-                            let ox = ix * sw + kx - left
-                            if ox < 0 || ox >= ow { continue }
-                            body((b * h + iy) * w + ix, (b * oh + oy) * ow + ox, ky * kw + kx)
-                        }
-                    }
-                }
-            }
-        }
+        let geometry = ScatterGeometry(n: n, h: h, w: w, cin: cin, oh: output.shape[1], ow: output.shape[2], kh: kh, kw: kw, sh: sh, sw: sw,
+                                       top: cropStart(kernel: kh, stride: sh), left: cropStart(kernel: kw, stride: sw), coutPadded: filters)
+        conv2dTransposeBackward(dx: &dx.scalars, dk: &dk.scalars, x: x.scalars, kernel: parameters[0].scalars, dz: dz.scalars, geometry)
+        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
     }
 }

@@ -48,22 +48,9 @@ struct Dense: Layer {
         let x = inputs[0]
         let fanIn = x.shape.last!, rows = x.count / max(fanIn, 1)
         var y = Tensor(zeros: x.shape.dropLast() + [units])
-        x.scalars.withUnsafeBufferPointer { xp in
-            parameters[0].scalars.withUnsafeBufferPointer { kp in
-                y.scalars.withUnsafeMutableBufferPointer { yp in
-                    for r in 0..<rows {
-                        let out = yp.baseAddress! + r * units
-                        if useBias { for u in 0..<units { out[u] = parameters[1].scalars[u] } }
-                        for i in 0..<fanIn {
-                            let v = xp[r * fanIn + i]
-                            let row = kp.baseAddress! + i * units
-                            for u in 0..<units { out[u] += v * row[u] }
-                        }
-                        for u in 0..<units { out[u] = activation.apply(out[u]) }
-                    }
-                }
-            }
-        }
+        denseForward(out: &y.scalars, x: x.scalars, kernel: parameters[0].scalars, bias: useBias ? parameters[1].scalars : nil,
+                     rows: rows, fanIn: fanIn, units: units)
+        activation.apply(&y.scalars)
         return y
     }
 
@@ -87,5 +74,18 @@ struct Dense: Layer {
             }
         }
         return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
+    }
+}
+
+/// out[r, u] = bias[u] + sum over i of x[r, i] * kernel[i, u]; out [rows, units] starts at zero.
+private func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                          bias: [Float]?, rows: Int, fanIn: Int, units: Int) {
+    for r in 0..<rows {
+        let o = out + r * units
+        if let bias { for u in 0..<units { o[u] = bias[u] } }
+        for i in 0..<fanIn {
+            let v = x[r * fanIn + i], row = kernel + i * units
+            for u in 0..<units { o[u] += v * row[u] }
+        }
     }
 }

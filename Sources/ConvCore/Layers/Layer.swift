@@ -122,25 +122,6 @@ extension Layer {
     }
 }
 
-/// The bias gradient: the output gradient summed over every position but the last axis.
-func biasGradient(_ dz: Tensor) -> Tensor {
-    let c = dz.shape.last!
-    var db = [Float](repeating: 0, count: c)
-    for p in 0..<(dz.count / max(c, 1)) { for ch in 0..<c { db[ch] += dz.scalars[p * c + ch] } }
-    return Tensor(shape: [c], scalars: db)
-}
-
-/// A kernel [kh, kw, a, b] as [kh, kw, b, a]: each tap's matrix transposed, so a loop that sums
-/// over a can run along contiguous memory instead (the shape of the vectorizable inner loops).
-func swappingLastTwoAxes(_ kernel: Tensor) -> Tensor {
-    let (a, b) = (kernel.shape[2], kernel.shape[3]), taps = kernel.shape[0] * kernel.shape[1]
-    var out = [Float](repeating: 0, count: kernel.count)
-    for t in 0..<taps {
-        for i in 0..<a { for j in 0..<b { out[(t * b + j) * a + i] = kernel.scalars[(t * a + i) * b + j] } }
-    }
-    return Tensor(shape: [kernel.shape[0], kernel.shape[1], b, a], scalars: out)
-}
-
 /// Keras prints shapes as tuples with None for the batch and unknown sizes.
 public func describe(_ dims: Dims, batch: Bool = true) -> String {
     let parts = (batch ? ["None"] : []) + dims.map { $0.map(String.init) ?? "None" }

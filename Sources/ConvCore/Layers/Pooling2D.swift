@@ -38,40 +38,7 @@ extension Pooling2D {
         let (n, h, w, c) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
         var y = Tensor(zeros: [n, g.outH, g.outW, c])
-        let kind = Self.kind
-        x.scalars.withUnsafeBufferPointer { xp in
-            y.scalars.withUnsafeMutableBufferPointer { yp in
-                for b in 0..<n {
-                    for oy in 0..<g.outH {
-                        let y0 = max(oy * g.sh - g.padTop, 0), y1 = min(oy * g.sh - g.padTop + g.kh, h)
-                        for ox in 0..<g.outW {
-                            let x0 = max(ox * g.sw - g.padLeft, 0), x1 = min(ox * g.sw - g.padLeft + g.kw, w)
-                            let out = yp.baseAddress! + ((b * g.outH + oy) * g.outW + ox) * c
-                            // One loop per kind, with no branch inside, so each vectorises over channels.
-                            if kind == .max {
-                                out.update(repeating: -.infinity, count: c)
-                                for iy in y0..<y1 {
-                                    for ix in x0..<x1 {
-                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                        for ch in 0..<c { out[ch] = max(out[ch], pixel[ch]) }
-                                    }
-                                }
-                            } else {
-                                out.update(repeating: 0, count: c)
-                                for iy in y0..<y1 {
-                                    for ix in x0..<x1 {
-                                        let pixel = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                        for ch in 0..<c { out[ch] += pixel[ch] }
-                                    }
-                                }
-                                let scale = 1 / Float((y1 - y0) * (x1 - x0))
-                                for ch in 0..<c { out[ch] *= scale }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        pool2dForward(out: &y.scalars, x: x.scalars, kind: Self.kind, n: n, c: c, g)
         return y
     }
 
@@ -83,32 +50,66 @@ extension Pooling2D {
         let (n, h, w, c) = x.nhwc
         let g = WindowGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
         var dx = Tensor(zeros: x.shape)
-        for b in 0..<n {
-            for oy in 0..<g.outH {
-                let y0 = max(oy * g.sh - g.padTop, 0), y1 = min(oy * g.sh - g.padTop + g.kh, h)
-                for ox in 0..<g.outW {
-                    let x0 = max(ox * g.sw - g.padLeft, 0), x1 = min(ox * g.sw - g.padLeft + g.kw, w)
-                    let o = ((b * g.outH + oy) * g.outW + ox) * c
-                    for ch in 0..<c {
-                        let d = gradient.scalars[o + ch]
-                        if Self.kind == .max {
-                            var best = -Float.infinity, at = -1
-                            for iy in y0..<y1 {
-                                for ix in x0..<x1 {
-                                    let i = ((b * h + iy) * w + ix) * c + ch
-                                    if x.scalars[i] > best || at < 0 { best = x.scalars[i]; at = i }
-                                }
-                            }
-                            dx.scalars[at] += d
-                        } else {
-                            let share = d / Float((y1 - y0) * (x1 - x0))
-                            for iy in y0..<y1 { for ix in x0..<x1 { dx.scalars[((b * h + iy) * w + ix) * c + ch] += share } }
-                        }
-                    }
+        pool2dBackward(dx: &dx.scalars, x: x.scalars, dz: gradient.scalars, kind: Self.kind, n: n, c: c, g)
+        return LayerGradients(inputs: [dx], parameters: [])
+    }
+}
+
+/// The input rows and columns output pixel (oy, ox) pools: its window clipped to the real pixels.
+private func poolWindow(_ oy: Int, _ ox: Int, _ g: WindowGeometry) -> (rows: Range<Int>, cols: Range<Int>) {
+    (max(oy * g.sh - g.padTop, 0)..<min(oy * g.sh - g.padTop + g.kh, g.inH),
+     max(ox * g.sw - g.padLeft, 0)..<min(ox * g.sw - g.padLeft + g.kw, g.inW))
+}
+
+/// out[b, oy, ox, :] = the max or mean of x[b, window(oy, ox), :]; x [n, inH, inW, c].
+private func pool2dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, kind: PoolKind, n: Int, c: Int, _ g: WindowGeometry) {
+    for p in 0..<(n * g.outH * g.outW) {
+        let (b, oy, ox) = (p / (g.outH * g.outW), p / g.outW % g.outH, p % g.outW)
+        let (rows, cols) = poolWindow(oy, ox, g), o = out + p * c
+        // One loop per kind, with no branch inside, so each vectorises over channels.
+        if kind == .max {
+            o.update(repeating: -.infinity, count: c)
+            for iy in rows {
+                for ix in cols {
+                    let pixel = x + ((b * g.inH + iy) * g.inW + ix) * c
+                    for ch in 0..<c { o[ch] = max(o[ch], pixel[ch]) }
                 }
             }
+        } else {
+            o.update(repeating: 0, count: c)
+            for iy in rows {
+                for ix in cols {
+                    let pixel = x + ((b * g.inH + iy) * g.inW + ix) * c
+                    for ch in 0..<c { o[ch] += pixel[ch] }
+                }
+            }
+            let scale = 1 / Float(rows.count * cols.count)
+            for ch in 0..<c { o[ch] *= scale }
         }
-        return LayerGradients(inputs: [dx], parameters: [])
+    }
+}
+
+/// dx for dz [n, outH, outW, c]: each gradient to its window's first largest input (max) or
+/// spread evenly over the window (average).
+private func pool2dBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dz: UnsafePointer<Float>,
+                            kind: PoolKind, n: Int, c: Int, _ g: WindowGeometry) {
+    for p in 0..<(n * g.outH * g.outW) {
+        let (b, oy, ox) = (p / (g.outH * g.outW), p / g.outW % g.outH, p % g.outW)
+        let (rows, cols) = poolWindow(oy, ox, g)
+        let count = Float(rows.count * cols.count)
+        for ch in 0..<c {
+            let d = dz[p * c + ch]
+            if kind == .max {
+                var at = ((b * g.inH + rows.lowerBound) * g.inW + cols.lowerBound) * c + ch
+                for iy in rows {
+                    for ix in cols where x[((b * g.inH + iy) * g.inW + ix) * c + ch] > x[at] { at = ((b * g.inH + iy) * g.inW + ix) * c + ch }
+                }
+                dx[at] += d
+            } else {
+                let share = d / count
+                for iy in rows { for ix in cols { dx[((b * g.inH + iy) * g.inW + ix) * c + ch] += share } }
+            }
+        }
     }
 }
 
