@@ -29,7 +29,9 @@ let package = Package(
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         .target(name: "Imaging", dependencies: ["CVips", "ConvCore"], swiftSettings: nativeCPU),
         .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
-        .target(name: "JobStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "JobStore", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(
             name: "Training",
             dependencies: ["ConvCore", "Imaging", "Styles", "JobStore", .product(name: "Crypto", package: "swift-crypto")],
@@ -38,11 +40,10 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Styles", "JobStore", "Imaging",
+                "ConvCore", "Styles", "JobStore", "Imaging",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -65,13 +66,19 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: nativeCPU
         ),
+        // Helpers the library tests share (scratch folders, generated images).
+        .target(name: "TestSupport", dependencies: ["ConvCore"], path: "Tests/TestSupport"),
         .testTarget(
             name: "ImagingTests",
-            dependencies: ["Imaging", "Styles", "CVips"],
+            dependencies: ["Imaging", "CVips", "TestSupport"],
             exclude: ["Fixtures/make_palette_png.py"],
             resources: [.copy("Fixtures/palette.png")],
             swiftSettings: nativeCPU
         ),
+        .testTarget(name: "StylesTests", dependencies: ["Styles", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ConvCore", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",

@@ -9,6 +9,7 @@
 // attempt got as far as the rename just records it), temporary files of dead writers are removed,
 // and finished jobs whose source is still in the inbox are archived or failed then.
 
+import ConvCore
 import Foundation
 import Imaging
 import JobStore
@@ -77,10 +78,10 @@ public final class Daemon: Service, @unchecked Sendable {
         styleCache.withLock { $0 = [:] }
         var records: [StyleRecord] = []
         for name in registry.names() {
-            let file = registry.directory.appendingPathComponent("\(name).safetensors").path
             do {
+                let file = try registry.file(name).path
                 let style = try registry.style(name)
-                records.append(StyleRecord(name: name, file: file, digest: try FileMoves.digest(file), metrics: style.metadata["tessera.metrics"]))
+                records.append(StyleRecord(name: name, file: file, digest: try ContentDigest.of(file: file), metrics: style.metadata[Model.metricsMetadataKey]))
             } catch {
                 logger.error("style \(name) is not served: \(error)")
             }
@@ -112,8 +113,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private func enqueue(_ path: String, style: String, size: Int64, mtime: Double) {
         do {
             guard try !store.isKnown(source: path, size: size, mtime: mtime) else { return }
-            let digest = try FileMoves.digest(path)
-            let job = try store.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "inbox"))
+            let job = try store.enqueue(try NewJob(file: path, style: style, origin: .inbox))
             if job.added {
                 logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(path)", "style": "\(style)"])
                 wake.broadcast()
@@ -228,7 +228,7 @@ public final class Daemon: Service, @unchecked Sendable {
     /// Moves the source of a finished inbox job out of the inbox: to archive/<style>/ when done,
     /// to failed/<style>/ beside <name>.error.txt when failed. Submitted files stay where they are.
     private func settle(_ job: Job) {
-        guard job.origin == "inbox", FileManager.default.fileExists(atPath: job.source) else { return }
+        guard job.origin == .inbox, FileManager.default.fileExists(atPath: job.source) else { return }
         do {
             if job.status == .failed {
                 let moved = try FileMoves.move(job.source, into: "\(settings.failed)/\(job.style)")

@@ -1,6 +1,5 @@
 // Moving files without ever overwriting one: the first free name of name, name-1, name-2, ...
 
-import Crypto
 import Foundation
 
 public enum FileMoves {
@@ -48,14 +47,5 @@ public enum FileMoves {
             }
         }
         return removed
-    }
-
-    /// SHA-256 of a file's content, streamed.
-    public static func digest(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw SettingsError("\(path): cannot read") }
-        defer { try? handle.close() }
-        var hash = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -268,7 +268,7 @@ public final class TileRenderer: @unchecked Sendable {
 private func originalColour(_ p: UnsafePointer<Float>, colourBands c: Int, band: Int, of outputBands: Int) -> Float {
     if c == outputBands { return p[band] }
     if c == 1 { return p[0] }
-    return 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
+    return ColourConversion.luminance(p[0], p[1], p[2])
 }
 
 /// Samples in [0, 1] to native little-endian bytes, rounded and clamped (NaN as 0).
@@ -282,30 +282,4 @@ private func quantise<T: FixedWidthInteger & UnsignedInteger>(_ values: [Float],
         }
     }
     return bytes
-}
-
-/// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles).
-func temporaryFile(for url: URL, format: ImageFormat) -> URL {
-    url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
-}
-
-/// Moves a finished temporary file into place: fsync, then rename (replacing) or link (refusing to
-/// replace), then fsync the folder so the new name survives a crash.
-func commit(_ temporary: URL, to url: URL, replacing: Bool) throws {
-    let fd = open(temporary.path, O_RDONLY)
-    guard fd >= 0 else { throw ImageError(url.path, "cannot reopen the temporary file: \(String(cString: strerror(errno)))") }
-    let synced = fsync(fd)
-    close(fd)
-    guard synced == 0 else { throw ImageError(url.path, "fsync failed: \(String(cString: strerror(errno)))") }
-    if replacing {
-        guard rename(temporary.path, url.path) == 0 else { throw ImageError(url.path, String(cString: strerror(errno))) }
-    } else {
-        guard link(temporary.path, url.path) == 0 else {
-            throw ImageError(url.path, errno == EEXIST ? "already exists; not overwritten" : String(cString: strerror(errno)))
-        }
-        unlink(temporary.path)
-    }
-    let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
-    if directory >= 0 { fsync(directory); close(directory) }
 }

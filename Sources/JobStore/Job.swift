@@ -1,5 +1,6 @@
 // A job: one source image through one style, as the `jobs` table holds it.
 
+import Foundation
 import GRDB
 
 public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
@@ -9,6 +10,12 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
         case queued, running, done, failed, canceled
     }
 
+    /// How the file came: dropped into the inbox (the daemon moves it out when the job ends) or
+    /// submitted where it is (left in place).
+    public enum Origin: String, Codable, Sendable {
+        case inbox, submit
+    }
+
     public var id: Int64
     public var source: String
     public var name: String
@@ -16,7 +23,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var size: Int64
     public var mtime: Double
     public var digest: String
-    public var origin: String
+    public var origin: Origin
     public var status: Status
     public var priority: Int
     public var attempts: Int
@@ -32,7 +39,16 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var finishedAt: Double?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+
+    /// The columns the store's queries filter and sort on.
+    public enum Columns {
+        public static let id = Column("id"), status = Column("status"), style = Column("style"), priority = Column("priority")
+        public static let notBefore = Column("not_before"), output = Column("output"), origin = Column("origin"), source = Column("source")
+    }
 }
+
+extension Job.Status: DatabaseValueConvertible {}
+extension Job.Origin: DatabaseValueConvertible {}
 
 /// One line of a job's history.
 public struct JobEvent: Codable, Sendable, FetchableRecord, TableRecord {
@@ -52,10 +68,20 @@ public struct NewJob: Sendable {
     public var size: Int64
     public var mtime: Double
     public var digest: String
-    public var origin: String
+    public var origin: Job.Origin
     public var priority: Int
 
-    public init(source: String, style: String, size: Int64, mtime: Double, digest: String, origin: String, priority: Int = 0) {
+    public init(source: String, style: String, size: Int64, mtime: Double, digest: String, origin: Job.Origin, priority: Int = 0) {
         (self.source, self.style, self.size, self.mtime, self.digest, self.origin, self.priority) = (source, style, size, mtime, digest, origin, priority)
+    }
+
+    /// The job for the file at `path` as it is now: its size, modification time and content digest.
+    public init(file path: String, style: String, origin: Job.Origin, priority: Int = 0) throws {
+        var s = stat()
+        guard stat(path, &s) == 0 else { throw JobStoreError("\(path): \(String(cString: strerror(errno)))") }
+        guard (s.st_mode & S_IFMT) == S_IFREG else { throw JobStoreError("\(path): not a regular file") }
+        let mtime = Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9
+        self.init(source: path, style: style, size: Int64(s.st_size), mtime: mtime, digest: try ContentDigest.of(file: path),
+                  origin: origin, priority: priority)
     }
 }

@@ -32,6 +32,14 @@ public final class JobStore: Sendable {
         database = try DatabasePool(path: path, configuration: configuration)
     }
 
+    /// A private database in memory, migrated: the same queue without a file (the tests use it).
+    public init(inMemory: Void = ()) throws {
+        path = ":memory:"
+        let queue = try DatabaseQueue()
+        try Schema.migrator.migrate(queue)
+        database = queue
+    }
+
     static var now: Double { Date().timeIntervalSince1970 }
 
     // MARK: enqueueing
@@ -69,12 +77,11 @@ public final class JobStore: Sendable {
     /// Takes the next runnable job (priority, then age) and marks it running.
     public func claim(worker: String) throws -> Job? {
         try database.write { db in
-            guard var job = try Job.fetchOne(db, sql: """
-                SELECT * FROM jobs WHERE status = 'queued' AND not_before <= ? ORDER BY priority DESC, id LIMIT 1
-                """, arguments: [Self.now]) else { return nil }
             let now = Self.now
-            try db.execute(sql: "UPDATE jobs SET status = 'running', worker = ?, attempts = attempts + 1, started_at = ?, tiles_done = 0 WHERE id = ?",
-                           arguments: [worker, now, job.id])
+            guard var job = try Job.filter(Job.Columns.status == Job.Status.queued && Job.Columns.notBefore <= now)
+                .order(Job.Columns.priority.desc, Job.Columns.id).fetchOne(db) else { return nil }
+            try db.execute(sql: "UPDATE jobs SET status = ?, worker = ?, attempts = attempts + 1, started_at = ?, tiles_done = 0 WHERE id = ?",
+                           arguments: [Job.Status.running, worker, now, job.id])
             try Self.log(db, job.id, "started", "attempt \(job.attempts + 1) on \(worker)")
             job.status = .running
             job.attempts += 1
@@ -89,7 +96,8 @@ public final class JobStore: Sendable {
     public func reserveOutput(_ id: Int64, choose: (Set<String>) -> String) throws -> String {
         try database.write { db in
             if let reserved = try String.fetchOne(db, sql: "SELECT output FROM jobs WHERE id = ?", arguments: [id]) { return reserved }
-            let taken = try String.fetchSet(db, sql: "SELECT output FROM jobs WHERE output IS NOT NULL AND status IN ('queued', 'running')")
+            let taken = try String.fetchSet(db, Job.select(Job.Columns.output)
+                .filter(Job.Columns.output != nil && [Job.Status.queued, .running].contains(Job.Columns.status)))
             let output = choose(taken)
             try db.execute(sql: "UPDATE jobs SET output = ? WHERE id = ?", arguments: [output, id])
             return output
@@ -107,8 +115,8 @@ public final class JobStore: Sendable {
 
     public func finish(_ id: Int64, output: String, tiles: Int) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'done', output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL WHERE id = ?",
-                           arguments: [output, tiles, tiles, Self.now, id])
+            try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL WHERE id = ?",
+                           arguments: [Job.Status.done, output, tiles, tiles, Self.now, id])
             try Self.log(db, id, "done", output)
         }
     }
@@ -122,7 +130,8 @@ public final class JobStore: Sendable {
 
     public func fail(_ id: Int64, reason: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'failed', error = ?, output = NULL, finished_at = ? WHERE id = ?", arguments: [reason, Self.now, id])
+            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ? WHERE id = ?",
+                           arguments: [Job.Status.failed, reason, Self.now, id])
             try Self.log(db, id, "failed", reason)
         }
     }
@@ -130,8 +139,8 @@ public final class JobStore: Sendable {
     /// A transient failure: queued again after `delay` seconds.
     public func retryLater(_ id: Int64, reason: String, delay: Double) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'queued', error = ?, not_before = ?, worker = NULL WHERE id = ?",
-                           arguments: [reason, Self.now + delay, id])
+            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, not_before = ?, worker = NULL WHERE id = ?",
+                           arguments: [Job.Status.queued, reason, Self.now + delay, id])
             try Self.log(db, id, "retry", "in \(Int(delay)) s: \(reason)")
         }
     }
@@ -139,14 +148,16 @@ public final class JobStore: Sendable {
     /// Shutdown in the middle of a job: back to the queue, the attempt not counted.
     public func requeue(_ id: Int64, reason: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = max(attempts - 1, 0), worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE jobs SET status = ?, attempts = max(attempts - 1, 0), worker = NULL, tiles_done = 0 WHERE id = ?",
+                           arguments: [Job.Status.queued, id])
             try Self.log(db, id, "requeued", reason)
         }
     }
 
     public func markCanceled(_ id: Int64) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = 'canceled', output = NULL, finished_at = ?, worker = NULL WHERE id = ?", arguments: [Self.now, id])
+            try db.execute(sql: "UPDATE jobs SET status = ?, output = NULL, finished_at = ?, worker = NULL WHERE id = ?",
+                           arguments: [Job.Status.canceled, Self.now, id])
             try Self.log(db, id, "canceled", "stopped")
         }
     }
@@ -154,9 +165,9 @@ public final class JobStore: Sendable {
     /// At daemon start: jobs left running by a crash go back to the queue (their attempt counts).
     public func recoverRunning() throws -> Int {
         try database.write { db in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE status = 'running'")
+            let ids = try Int64.fetchAll(db, Job.select(Job.Columns.id).filter(Job.Columns.status == Job.Status.running))
             for id in ids {
-                try db.execute(sql: "UPDATE jobs SET status = 'queued', worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE jobs SET status = ?, worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [Job.Status.queued, id])
                 try Self.log(db, id, "recovered", "was running when the daemon stopped")
             }
             return ids.count
@@ -166,8 +177,10 @@ public final class JobStore: Sendable {
     /// Finished jobs whose source is still under `folder` (the daemon stopped before moving it).
     public func unsettled(under folder: String) throws -> [Job] {
         try database.read { db in
-            try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE status IN ('done', 'failed') AND origin = 'inbox' AND substr(source, 1, ?) = ?",
-                             arguments: [folder.count + 1, folder + "/"])
+            // substr, not LIKE: LIKE ignores case, and paths do not.
+            try Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox)
+                .filter(sql: "substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
+                .fetchAll(db)
         }
     }
 
@@ -199,13 +212,14 @@ public final class JobStore: Sendable {
             guard let job = try Job.fetchOne(db, key: id) else { throw JobStoreError("no job \(id)") }
             switch (request, job.status) {
             case (.cancel, .queued):
-                try db.execute(sql: "UPDATE jobs SET status = 'canceled', finished_at = ? WHERE id = ?", arguments: [Self.now, id])
+                try db.execute(sql: "UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", arguments: [Job.Status.canceled, Self.now, id])
                 try Self.log(db, id, "canceled", "before it started")
             case (.cancel, .running):
                 try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
                 try Self.log(db, id, "cancel", "requested")
             case (.retry, .failed), (.retry, .canceled):
-                try db.execute(sql: "UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
+                               arguments: [Job.Status.queued, id])
                 try Self.log(db, id, "queued", "retry requested")
             default:
                 throw JobStoreError("job \(id) is \(job.status.rawValue); cannot \(request == .cancel ? "cancel" : "retry") it")
@@ -219,9 +233,9 @@ public final class JobStore: Sendable {
     public func jobs(status: Job.Status? = nil, style: String? = nil, limit: Int = 100) throws -> [Job] {
         try database.read { db in
             var request = Job.all()
-            if let status { request = request.filter(Column("status") == status.rawValue) }
-            if let style { request = request.filter(Column("style") == style) }
-            return try request.order(Column("id").desc).limit(limit).fetchAll(db)
+            if let status { request = request.filter(Job.Columns.status == status) }
+            if let style { request = request.filter(Job.Columns.style == style) }
+            return try request.order(Job.Columns.id.desc).limit(limit).fetchAll(db)
         }
     }
 
@@ -245,7 +259,7 @@ public final class JobStore: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM jobs GROUP BY status") {
                 if let s = Job.Status(rawValue: row["status"]) { counts[s] = row["n"] }
             }
-            let running = try Job.filter(Column("status") == "running").order(Column("id")).fetchAll(db)
+            let running = try Job.filter(Job.Columns.status == Job.Status.running).order(Job.Columns.id).fetchAll(db)
             let tiles = try Int.fetchOne(db, sql: "SELECT coalesce(sum(tiles), 0) FROM progress_samples WHERE at >= ?", arguments: [Self.now - 60]) ?? 0
             let daemon = try DaemonRecord.fetchOne(db, sql: "SELECT * FROM daemons WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 1")
             return Summary(counts: counts, running: running, tilesLastMinute: tiles, daemon: daemon)

@@ -5,13 +5,17 @@
 import Foundation
 import GRDB
 
+/// One `tessera train` run: its settings and whether it finished.
 public struct TrainingRun: Codable, Sendable, FetchableRecord {
+    public enum Status: String, Codable, Sendable, DatabaseValueConvertible {
+        case running, finished
+    }
+
     public var id: Int64
     public var name: String
     /// The run's settings as JSON, what `--resume` continues with.
     public var settings: String
-    /// running | finished
-    public var status: String
+    public var status: Status
     public var createdAt: Double
     public var finishedAt: Double?
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
@@ -41,8 +45,8 @@ public struct TrainingMetric: Codable, Sendable, Equatable, FetchableRecord {
 extension JobStore {
     public func startTrainingRun(name: String, settings: String) throws -> TrainingRun {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO training_runs (name, settings, status, created_at) VALUES (?, ?, 'running', ?)",
-                           arguments: [name, settings, Self.now])
+            try db.execute(sql: "INSERT INTO training_runs (name, settings, status, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [name, settings, TrainingRun.Status.running, Self.now])
             return try TrainingRun.fetchOne(db, sql: "SELECT * FROM training_runs WHERE id = ?", arguments: [db.lastInsertedRowID])!
         }
     }
@@ -56,7 +60,8 @@ extension JobStore {
 
     public func finishTrainingRun(_ id: Int64) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE training_runs SET status = 'finished', finished_at = ? WHERE id = ?", arguments: [Self.now, id])
+            try db.execute(sql: "UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?",
+                           arguments: [TrainingRun.Status.finished, Self.now, id])
         }
     }
 

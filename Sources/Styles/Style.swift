@@ -19,7 +19,7 @@ public struct Style: Sendable {
     public static func load(_ file: URL, name: String? = nil) throws -> Style {
         let (model, metadata) = try Model.load(file)
         let colour: ColourHandling
-        do { colour = try ColourHandling(metadata: metadata["tessera.style"]) } catch let e as ModelError {
+        do { colour = try ColourHandling(metadata: metadata[Model.styleMetadataKey]) } catch let e as ModelError {
             throw ModelError("\(file.path): \(e.description)")
         }
         let n = TileGrid.inputSize, m = TileGrid.outputSize

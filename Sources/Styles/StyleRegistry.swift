@@ -16,16 +16,25 @@ public struct StyleRegistry: Sendable {
             .map { String($0.dropLast(".safetensors".count)) }.sorted()
     }
 
-    /// A style by name, or by the path of a model file.
-    public func style(_ nameOrPath: String) throws -> Style {
+    /// The model file of a style named `nameOrPath`, or `nameOrPath` itself (absolute) when it
+    /// is a path: anything with a slash or ending in `.safetensors`. The one rule for naming a
+    /// style, wherever one is named (`--style`, `train --from`, inbox folders).
+    public func file(_ nameOrPath: String) throws -> URL {
         if nameOrPath.hasSuffix(".safetensors") || nameOrPath.contains("/") {
-            return try Style.load(URL(fileURLWithPath: nameOrPath))
+            return URL(fileURLWithPath: nameOrPath).standardizedFileURL
         }
         let file = directory.appendingPathComponent("\(nameOrPath).safetensors")
         guard FileManager.default.fileExists(atPath: file.path) else {
             let known = names()
             throw ModelError("unknown style '\(nameOrPath)' (\(known.isEmpty ? "no styles in \(directory.path)" : "known: \(known.joined(separator: ", "))"))")
         }
-        return try Style.load(file, name: nameOrPath)
+        return file
+    }
+
+    /// A style by name, or by the path of a model file.
+    public func style(_ nameOrPath: String) throws -> Style {
+        let file = try file(nameOrPath)
+        let isPath = nameOrPath.hasSuffix(".safetensors") || nameOrPath.contains("/")
+        return try Style.load(file, name: isPath ? nil : nameOrPath)
     }
 }

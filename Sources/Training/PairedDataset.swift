@@ -5,11 +5,16 @@ import ConvCore
 import Crypto
 import Foundation
 import Imaging
+import JobStore
 
 /// One image's colour bands (alpha dropped: networks never see it), 16 bits per sample.
 struct PairImage: Sendable {
     let width: Int, height: Int, bands: Int
     let samples: [UInt16]
+
+    init(width: Int, height: Int, bands: Int, samples: [UInt16]) {
+        (self.width, self.height, self.bands, self.samples) = (width, height, bands, samples)
+    }
 
     init(_ url: URL) throws {
         let (pixels, _) = try ImageFile.load(url)
@@ -113,7 +118,7 @@ struct PairedDataset: Sendable {
             hash.update(data: try Data(contentsOf: inputByName[name]!))
             hash.update(data: try Data(contentsOf: targets[name]!))
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return ContentDigest.hex(hash.finalize())
     }
 }
 

@@ -78,7 +78,7 @@ public final class StyleTraining {
         try Self.check(initial, colour: colour, source: settings.from ?? settings.specFile ?? "the default spec")
         let run = try store.startTrainingRun(name: settings.name, settings: resolved.json)
         let trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate),
-                              loss: Loss(rawValue: settings.loss)!, seed: settings.seed)
+                              loss: settings.loss, seed: settings.seed)
         return StyleTraining(settings: resolved, run: run, store: store, dataset: dataset, trainer: trainer, step: 0,
                              modelsDirectory: modelsDirectory, reportsDirectory: reportsDirectory)
     }
@@ -87,7 +87,7 @@ public final class StyleTraining {
     public static func resume(name: String, store: JobStore, modelsDirectory: URL, reportsDirectory: URL,
                               problem: (PairProblem) -> Void) throws -> StyleTraining {
         guard let run = try store.latestTrainingRun(name: name) else { throw TrainingError("no training run of '\(name)' to resume") }
-        guard run.status != "finished" else {
+        guard run.status != .finished else {
             throw TrainingError("the latest run of '\(name)' (run \(run.id)) has finished; start a new one without --resume")
         }
         let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(run.settings.utf8))
@@ -100,7 +100,7 @@ public final class StyleTraining {
         } else {
             let initial = try settings.from.map { try Style.load(URL(fileURLWithPath: $0)).model }
                 ?? Model(spec: ModelSpec(json: settings.spec!), seed: settings.seed)
-            trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate), loss: Loss(rawValue: settings.loss)!,
+            trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate), loss: settings.loss,
                               seed: settings.seed)
             step = 0
         }
@@ -203,20 +203,20 @@ public final class StyleTraining {
             "trained_at": ISO8601DateFormatter().string(from: Date()), "data_digest": dataDigest,
             "training_pairs": pairCounts.training, "validation_pairs": pairCounts.validation,
             "seed": settings.seed, "batch": settings.batch, "learning_rate": Double(settings.learningRate),
-            "loss": settings.loss, "augment": settings.augment, "from": settings.from ?? NSNull(),
+            "loss": settings.loss.rawValue, "augment": settings.augment, "from": settings.from ?? NSNull(),
         ]
-        var metrics: [String: Any] = ["loss_function": settings.loss, "train_loss": best.loss]
+        var metrics: [String: Any] = ["loss_function": settings.loss.rawValue, "train_loss": best.loss]
         if let v = best.valLoss {
             metrics["val_loss"] = v
-            if settings.loss == Loss.mse.rawValue { metrics["val_psnr_db"] = (10 * log10(1 / max(v, 1e-12)) * 100).rounded() / 100 }
+            if settings.loss == .mse { metrics["val_psnr_db"] = (10 * log10(1 / max(v, 1e-12)) * 100).rounded() / 100 }
         }
-        let metadata = ["tessera.style": colour.json, "tessera.provenance": Self.json(provenance), "tessera.metrics": Self.json(metrics)]
+        let metadata = [Model.styleMetadataKey: colour.json, Model.provenanceMetadataKey: Self.json(provenance), Model.metricsMetadataKey: Self.json(metrics)]
         try FileManager.default.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
         let file = modelsDirectory.appendingPathComponent("\(settings.name).safetensors")
         try model.save(to: file, metadata: metadata)
         _ = try Style.load(file, name: settings.name)
-        let digest = SHA256.hash(data: try Data(contentsOf: file)).map { String(format: "%02x", $0) }.joined()
-        try store.register(style: StyleRecord(name: settings.name, file: file.path, digest: digest, metrics: metadata["tessera.metrics"]))
+        let digest = try ContentDigest.of(file: file.path)
+        try store.register(style: StyleRecord(name: settings.name, file: file.path, digest: digest, metrics: metadata[Model.metricsMetadataKey]))
         return file
     }
 

@@ -21,7 +21,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var stepsPerEpoch = 100
     public var batch = 32
     public var learningRate: Float = 0.002
-    public var loss = Loss.mse.rawValue
+    public var loss = Loss.mse
     /// Share of the pairs held out for validation.
     public var validationSplit = 0.2
     public var seed: UInt64 = 1
@@ -44,7 +44,6 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         }
         guard learningRate > 0, learningRate.isFinite else { throw TrainingError("the learning rate must be positive") }
         guard (0..<1).contains(validationSplit) else { throw TrainingError("the validation split must be in [0, 1)") }
-        guard Loss(rawValue: loss) != nil else { throw TrainingError("unknown loss '\(loss)' (mse, mae, huber)") }
         if specFile != nil && from != nil { throw TrainingError("give a spec or a style to start from, not both") }
     }
 

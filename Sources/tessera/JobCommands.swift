@@ -66,11 +66,7 @@ struct SubmitCommand: AsyncParsableCommand {
         var ids: [Int64] = []
         for file in files {
             let path = URL(fileURLWithPath: file).standardizedFileURL.path
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            let size = Int64(attributes[.size] as? Int ?? 0)
-            let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            let digest = try FileMoves.digest(path)
-            let job = try jobs.enqueue(NewJob(source: path, style: style, size: size, mtime: mtime, digest: digest, origin: "submit", priority: priority))
+            let job = try jobs.enqueue(try NewJob(file: path, style: style, origin: .submit, priority: priority))
             print("job \(job.id): \(path)\(job.added ? "" : " (already queued)")")
             ids.append(job.id)
         }

@@ -100,7 +100,7 @@ struct InitCommand: ParsableCommand {
             throw ModelError("\(output) exists; Tessera never overwrites a file")
         }
         let model = try Model(spec: try ModelSpec(contentsOf: URL(fileURLWithPath: spec)), seed: seed)
-        try model.save(to: url, metadata: style.map { ["tessera.style": $0] } ?? [:])
+        try model.save(to: url, metadata: style.map { [Model.styleMetadataKey: $0] } ?? [:])
         print("wrote \(output): \(Summary.grouped(model.summary.totalParams)) parameters")
     }
 }

@@ -1,10 +1,12 @@
 // `tessera pairs make` and `tessera train`: training data from photos, and a style learnt from it.
 
 import ArgumentParser
+import ConvCore
 import Daemon
 import Foundation
 import Imaging
 import JobStore
+import Styles
 import Training
 
 struct PairsCommand: ParsableCommand {
@@ -72,7 +74,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Steps per epoch.") var steps: Int?
     @Option(help: "Tiles per step.") var batch: Int?
     @Option(help: "Adam learning rate.") var lr: Float?
-    @Option(help: "mse, mae or huber.") var loss: String?
+    @Option(help: "mse, mae or huber.") var loss: Loss?
     @Option(help: "Share of the pairs held out for validation.") var valSplit: Double?
     @Option(help: "Seed for weights, held-out pairs and batches.") var seed: UInt64?
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int?
@@ -106,9 +108,7 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             var settings = TrainingSettings(name: name, inputs: absolute(inputs!), targets: absolute(targets!))
             settings.specFile = spec.map(absolute)
-            if let from {
-                settings.from = from.hasSuffix(".safetensors") || from.contains("/") ? absolute(from) : models.appendingPathComponent("\(from).safetensors").path
-            }
+            settings.from = try from.map { try StyleRegistry(directory: models).file($0).path }
             settings.epochs = epochs ?? settings.epochs
             settings.stepsPerEpoch = steps ?? settings.stepsPerEpoch
             settings.batch = batch ?? settings.batch
@@ -135,6 +135,8 @@ struct TrainCommand: AsyncParsableCommand {
         print("report: \(result.report.path)")
     }
 }
+
+extension Loss: ExpressibleByArgument {}
 
 private func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 

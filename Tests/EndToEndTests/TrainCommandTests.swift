@@ -54,7 +54,7 @@ import Testing
 
         let store = try w.store()
         let trainingRun = try #require(try store.latestTrainingRun(name: "poster"))
-        #expect(trainingRun.status == "finished")
+        #expect(trainingRun.status == .finished)
         let metrics = try store.trainingMetrics(run: trainingRun.id)
         #expect(metrics.map(\.step) == Array(stride(from: 20, through: 160, by: 20)))
         let validation = metrics.compactMap(\.valLoss)
@@ -113,7 +113,7 @@ import Testing
         #expect(process.terminationReason == .uncaughtSignal && killedAt >= 30 && killedAt < 120, "killed at \(killedAt)")
         let store = try w.store()
         let run = try #require(try store.latestTrainingRun(name: "resumed"))
-        #expect(run.status == "running")
+        #expect(run.status == .running)
 
         let resumed = try w.cli(["train", "resumed", "--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")

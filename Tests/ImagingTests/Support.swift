@@ -4,31 +4,20 @@ import CVips
 import ConvCore
 import Foundation
 @testable import Imaging
-import Styles
+import TestSupport
 
 enum Support {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The shipped identity style: a spec that only crops the 10-px margin.
-    static let identity = try! Style.load(repository.appendingPathComponent("Models/identity.safetensors"))
-
-    /// A fresh empty folder, removed by the caller with `FileManager.removeItem`.
-    static func scratch() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+    static let repository = Scratch.repository
+    static func scratch() -> URL { Scratch.folder() }
+    static func randomImage(width: Int, height: Int, bands: Int, bitDepth: Int, seed: UInt64) -> Tensor {
+        Scratch.randomImage(width: width, height: height, bands: bands, bitDepth: bitDepth, seed: seed)
     }
 
-    /// Random samples that are exact at the bit depth; alpha (the last band when `bands` is 2 or
-    /// 4) is 0 over a block in the upper left, so transparency is exercised too.
-    static func randomImage(width: Int, height: Int, bands: Int, bitDepth: Int, seed: UInt64) -> Tensor {
-        var g = SeededGenerator(seed: seed)
-        let maximum = Float(bitDepth == 16 ? 65535 : 255)
-        var scalars = (0..<(width * height * bands)).map { _ in (g.nextUnitFloat() * maximum).rounded(.down) / maximum }
-        if bands == 2 || bands == 4 {
-            for y in 0..<(height / 3) { for x in 0..<(width / 3) { scalars[(y * width + x) * bands + bands - 1] = 0 } }
-        }
-        return Tensor(shape: [1, height, width, bands], scalars: scalars)
+    /// `input` through the tile pipeline with a transform that only crops each tile's margin: what
+    /// comes out is the image as the pipeline reads and writes it.
+    @discardableResult
+    static func copyThroughTiles(_ input: URL, to output: URL, options: SaveOptions = SaveOptions()) throws -> ImageFormat {
+        try TileRenderer(source: try ImageSource(url: input), transform: CropMargins()).write(to: output, options: options)
     }
 
     /// Runs `body` on a libvips image of `pixels` (8-bit), then saves it to `url` with the saver of
@@ -68,5 +57,22 @@ private func vips_image_write_to_file_shim(_ image: UnsafeMutablePointer<VipsIma
     case "jpg": tessera_vips_jpegsave(image, path, 95)
     case "tif": tessera_vips_tiffsave(image, path)
     default: tessera_vips_pngsave(image, path)
+    }
+}
+
+/// The identity style without a network: each 36x36 tile's central 16x16.
+private struct CropMargins: TileTransform {
+    func outputBands(forColourBands colourBands: Int) -> Int { colourBands }
+
+    func apply(_ tiles: Tensor) throws -> Tensor {
+        let (n, c, m, margin) = (tiles.shape[0], tiles.shape[3], TileGrid.outputSize, TileGrid.margin)
+        var cores = Tensor(zeros: [n, m, m, c])
+        for t in 0..<n {
+            for y in 0..<m {
+                let from = ((t * TileGrid.inputSize + y + margin) * TileGrid.inputSize + margin) * c, to = (t * m + y) * m * c
+                cores.scalars.replaceSubrange(to..<(to + m * c), with: tiles.scalars[from..<(from + m * c)])
+            }
+        }
+        return cores
     }
 }

@@ -121,13 +121,7 @@ public struct InferencePlan: Sendable {
         let chunk = max(1, Self.chunkPixels / max(1, x.shape.dropFirst().prefix(2).reduce(1, *)))
         let parts = min(n, max(pool.threads, (n + chunk - 1) / chunk))
         guard parts > 1 else { return try run(x) }
-        let perSample = x.count / n
-        let ranges = (0..<parts).map { p in (p * n / parts)..<((p + 1) * n / parts) }
-        let pieces = try pool.map(parts: parts) { p in
-            let r = ranges[p]
-            return try run(Tensor(shape: [r.count] + x.shape.dropFirst(),
-                                  scalars: Array(x.scalars[(r.lowerBound * perSample)..<(r.upperBound * perSample)])))
-        }
+        let pieces = try pool.map(parts: parts) { p in try run(x.batchSlice((p * n / parts)..<((p + 1) * n / parts))) }
         // Joined across the pool too: one thread copying a large batch's outputs would be the part
         // that does not scale.
         let offsets = pieces.reduce(into: [0]) { $0.append($0.last! + $1.count) }
@@ -188,10 +182,4 @@ extension InferencePlan {
                       scalars: zeroPadded(x, height: want.rows.count, width: want.cols.count,
                                           top: have.rows.lowerBound - want.rows.lowerBound, left: have.cols.lowerBound - want.cols.lowerBound))
     }
-}
-
-/// A value handed to pool threads that write disjoint parts of it.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
 }

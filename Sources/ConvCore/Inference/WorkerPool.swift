@@ -121,3 +121,9 @@ private let freedMemoryIsKept: Bool = {
 /// malloc.h is not part of Swift's Glibc module.
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// A value handed to pool threads that write disjoint parts of it.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

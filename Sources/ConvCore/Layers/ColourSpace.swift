@@ -119,6 +119,11 @@ public enum ColourConversion: Sendable {
         case .rgbToLuminance: RGBToLuminance(name: "").convertPixels(x)
         }
     }
+
+    /// BT.601 luminance of one RGB pixel (the first row of the YCbCr matrix; DESIGN.md §7).
+    public static func luminance(_ r: Float, _ g: Float, _ b: Float) -> Float {
+        RGBToLuminance(name: "").convert(r, g, b).0
+    }
 }
 
 /// JPEG full-range YCbCr: the forward matrix of DESIGN.md §7 and its exact inverse, so a round

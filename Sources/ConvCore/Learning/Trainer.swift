@@ -101,11 +101,3 @@ public struct Trainer: Sendable {
         optimizer.finishStep()
     }
 }
-
-extension Tensor {
-    /// Samples `range` of the batch (first) axis.
-    func batchSlice(_ range: Range<Int>) -> Tensor {
-        let per = shape.dropFirst().reduce(1, *)
-        return Tensor(shape: [range.count] + shape.dropFirst(), scalars: Array(scalars[(range.lowerBound * per)..<(range.upperBound * per)]))
-    }
-}

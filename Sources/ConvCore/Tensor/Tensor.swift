@@ -55,6 +55,12 @@ public struct Tensor: Sendable, Equatable {
 }
 
 extension Tensor {
+    /// Samples `range` of the batch (first) axis.
+    func batchSlice(_ range: Range<Int>) -> Tensor {
+        let per = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [range.count] + shape.dropFirst(), scalars: Array(scalars[(range.lowerBound * per)..<(range.upperBound * per)]))
+    }
+
     /// Views a rank-4 NHWC tensor's dimensions.
     var nhwc: (n: Int, h: Int, w: Int, c: Int) {
         precondition(rank == 4, "expected an NHWC tensor, got shape \(shape)")
