@@ -37,14 +37,20 @@ let package = Package(
             dependencies: ["ConvCore", "Imaging", "Styles", "JobStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: nativeCPU
         ),
+        // Where an installation keeps things and how hard it works: the settings file and environment.
+        .target(
+            name: "Settings",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "Daemon",
             dependencies: [
-                "ConvCore", "Styles", "JobStore", "Imaging",
-                .product(name: "Configuration", package: "swift-configuration"),
+                "ConvCore", "Styles", "JobStore", "Imaging", "Settings",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -55,6 +61,7 @@ let package = Package(
                 "Styles",
                 "JobStore",
                 "Daemon",
+                "Settings",
                 "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -77,7 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "StylesTests", dependencies: ["Styles", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Settings", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ConvCore", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(

@@ -15,7 +15,9 @@ import Imaging
 import JobStore
 import Logging
 import ServiceLifecycle
+import Settings
 import Styles
+import Synchronization
 
 public final class Daemon: Service, @unchecked Sendable {
     let settings: Settings
@@ -24,9 +26,9 @@ public final class Daemon: Service, @unchecked Sendable {
     let logger: Logger
     let id: String
     private let notifier = SystemdNotifier()
-    private let stopping = Locked(false)
+    private let stopping = Mutex(false)
     private let wake = NSCondition()
-    private let styleCache = Locked<[String: Style]>([:])
+    private let styleCache = Mutex<[String: Style]>([:])
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -147,7 +149,13 @@ public final class Daemon: Service, @unchecked Sendable {
         return style
     }
 
-    private enum Outcome { case done, canceled, interrupted }
+    /// Why a running job stopped before its end.
+    private enum Interruption { case canceled, daemonStopping }
+
+    /// What a running job last reported, shared with its progress callback.
+    private final class Reported: Sendable {
+        let state = Mutex((done: 0, at: Date.distantPast, stop: Interruption?.none))
+    }
 
     private func process(_ job: Job) {
         let started = Date()
@@ -166,31 +174,31 @@ public final class Daemon: Service, @unchecked Sendable {
             var name = job.name
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
             let output = try store.reserveOutput(job.id) { FileMoves.freeName(name, in: outFolder, taken: $0) }
-            let reported = Locked((done: 0, at: Date.distantPast, stop: Outcome?.none))
+            let reported = Reported()
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
             do {
                 result = try stylizer.stylize(source, to: URL(fileURLWithPath: output), options: SaveOptions(format: format)) { [self] done, total in
-                    reported.withLock { r in
+                    reported.state.withLock { r in
                         guard r.stop == nil else { return }
-                        if isStopping { r.stop = .interrupted; return }
+                        if isStopping { r.stop = .daemonStopping; return }
                         guard done == total || Date().timeIntervalSince(r.at) >= 0.5 else { return }
                         let cancel = (try? store.progress(job.id, done: done, total: total, newTiles: done - r.done)) ?? false
                         r.done = done
                         r.at = Date()
                         if cancel { r.stop = .canceled }
                     }
-                    return reported.withLock { $0.stop == nil }
+                    return reported.state.withLock { $0.stop == nil }
                 }
             } catch {
-                switch reported.withLock({ $0.stop }) {
-                case .interrupted?: try store.requeue(job.id, reason: "daemon stopping"); return
+                switch reported.state.withLock({ $0.stop }) {
+                case .daemonStopping?: try store.requeue(job.id, reason: "daemon stopping"); return
                 case .canceled?: try store.markCanceled(job.id); return
                 default: throw error
                 }
             }
             try store.finish(job.id, output: output, tiles: result.tiles)
-            _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.withLock { $0.done })
+            _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
             logger.info("done", metadata: ["job": "\(job.id)", "output": "\(output)",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         } catch {

@@ -30,7 +30,7 @@ public enum FileMoves {
                 try FileManager.default.removeItem(atPath: path)
                 return target
             }
-            throw SettingsError("cannot move \(path) to \(folder): \(String(cString: strerror(errno)))")
+            throw DaemonError("cannot move \(path) to \(folder): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -48,4 +48,10 @@ public enum FileMoves {
         }
         return removed
     }
+}
+
+/// A failure of the daemon's own work on files (moves, the inotify watch), with the reason.
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

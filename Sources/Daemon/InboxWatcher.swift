@@ -17,7 +17,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     init(root: String, styles: @escaping () -> [String], stable: Double) throws {
         (self.root, self.styles, self.stable) = (root, styles, stable)
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw SettingsError("inotify: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         addWatch(root, style: "")
         rescan()

@@ -40,38 +40,47 @@ public func mirror(_ i: Int, _ n: Int) -> Int {
     return k < n ? k : period - k
 }
 
+/// The one mirror-pad-and-cut: out[y, x, 0 ..< channels] = rows(y)[mirror(firstColumn + x, width)
+/// * bands + firstChannel ..< + channels] for y < rowCount, x < columns, where `rows(y)` points at
+/// the y-th source row (already mirrored vertically) of `width` pixels of `bands` samples. A
+/// window inside the image with every band copied is one contiguous run per row.
+public func copyMirrored(rowCount: Int, rows: (Int) -> UnsafePointer<Float>, firstColumn: Int, columns: Int, width: Int,
+                         bands: Int, firstChannel: Int = 0, channels: Int, into out: UnsafeMutablePointer<Float>) {
+    let inside = firstColumn >= 0 && firstColumn + columns <= width && channels == bands
+    for y in 0..<rowCount {
+        let row = rows(y), to = out + y * columns * channels
+        if inside {
+            to.update(from: row + firstColumn * bands, count: columns * bands)
+            continue
+        }
+        for x in 0..<columns {
+            let from = row + mirror(firstColumn + x, width) * bands + firstChannel
+            for ch in 0..<channels { to[x * channels + ch] = from[ch] }
+        }
+    }
+}
+
 extension TileGrid {
     /// The input tiles of tile rows `rows` of an image held in memory ([1, height, width, c]), as
     /// a batch [tiles, 36, 36, c] in row-major tile order, mirror-padded at the edges.
     public func tiles(of image: Tensor, rows: Range<Int>) -> Tensor {
-        let c = image.shape[3], n = Self.inputSize
-        var out = [Float](repeating: 0, count: rows.count * columns * n * n * c)
-        image.scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                var t = 0
-                for row in rows {
-                    for column in 0..<columns {
-                        for y in 0..<n {
-                            let sy = mirror(row * Self.outputSize - Self.margin + y, height)
-                            for x in 0..<n {
-                                let sx = mirror(column * Self.outputSize - Self.margin + x, width)
-                                let from = (sy * width + sx) * c, to = ((t * n + y) * n + x) * c
-                                for k in 0..<c { dst[to + k] = src[from + k] }
-                            }
-                        }
-                        t += 1
-                    }
+        let c = image.shape[3], n = Self.inputSize, m = Self.outputSize
+        return Tensor(shape: [rows.count * columns, n, n, c]) { out in
+            image.scalars.withUnsafeBufferPointer { source in
+                for t in 0..<(rows.count * columns) {
+                    let (row, column) = (rows.lowerBound + t / columns, t % columns)
+                    copyMirrored(rowCount: n, rows: { source.baseAddress! + mirror(row * m - Self.margin + $0, height) * width * c },
+                                 firstColumn: column * m - Self.margin, columns: n, width: width, bands: c, channels: c, into: out + t * n * n * c)
                 }
             }
         }
-        return Tensor(shape: [rows.count * columns, n, n, c], scalars: out)
     }
 
     /// Puts the 16x16 cores [tiles, 16, 16, k] of tile rows `rows` into `image` ([1, height,
     /// width, k]), cropped to the image.
     public func place(_ cores: Tensor, rows: Range<Int>, into image: inout Tensor) {
         let k = cores.shape[3], m = Self.outputSize
-        image.scalars.withUnsafeMutableBufferPointer { dst in
+        image.withUnsafeMutableScalars { dst in
             var t = 0
             for row in rows {
                 for column in 0..<columns {

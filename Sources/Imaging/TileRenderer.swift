@@ -191,34 +191,17 @@ public final class TileRenderer: @unchecked Sendable {
     private func tileCores(_ needed: [Int]) throws -> Tensor {
         let (w, bands, c) = (grid.width, source.bands, source.colourBands)
         let n = TileGrid.inputSize, columns = grid.columns
-        var tiles = Tensor(zeros: [columns, n, n, c])
-        var alpha = source.hasAlpha ? [Float](repeating: 0, count: columns * n * n) : []
-        let sourceColumns = (-TileGrid.margin..<(columns * TileGrid.outputSize - TileGrid.margin + n)).map { mirror($0, w) }
-        ring.withUnsafeBufferPointer { ringBuffer in
-            tiles.scalars.withUnsafeMutableBufferPointer { t in
-                let r = ringBuffer.baseAddress!, tp = t.baseAddress!
+        var alpha = [Float](repeating: 0, count: source.hasAlpha ? n * n : 0) // one tile's, reused
+        let tiles = Tensor(shape: [columns, n, n, c]) { tp in
+            ring.withUnsafeBufferPointer { ringBuffer in
+                let rows = { (y: Int) in ringBuffer.baseAddress! + (needed[y] % Self.ringRows) * w * bands }
                 for j in 0..<columns {
                     let left = j * TileGrid.outputSize - TileGrid.margin
-                    let inside = !source.hasAlpha && left >= 0 && left + n <= w
-                    for (y, sy) in needed.enumerated() {
-                        let rowStart = r + (sy % Self.ringRows) * w * bands
-                        let to = (j * n + y) * n
-                        if inside { // no mirroring, no alpha: one contiguous run
-                            (tp + to * c).update(from: rowStart + left * c, count: n * c)
-                            continue
-                        }
-                        for x in 0..<n {
-                            let from = rowStart + sourceColumns[j * TileGrid.outputSize + x] * bands
-                            for ch in 0..<c { tp[(to + x) * c + ch] = from[ch] }
-                            if source.hasAlpha { alpha[to + x] = from[c] }
-                        }
-                    }
-                }
-                if source.hasAlpha {
-                    alpha.withUnsafeBufferPointer { a in
-                        for j in 0..<columns {
-                            bleedTransparentColour(tp + j * n * n * c, alpha: a.baseAddress! + j * n * n, size: n, bands: c)
-                        }
+                    copyMirrored(rowCount: n, rows: rows, firstColumn: left, columns: n, width: w, bands: bands, channels: c, into: tp + j * n * n * c)
+                    if source.hasAlpha {
+                        copyMirrored(rowCount: n, rows: rows, firstColumn: left, columns: n, width: w, bands: bands, firstChannel: c, channels: 1,
+                                     into: &alpha)
+                        bleedTransparentColour(tp + j * n * n * c, alpha: alpha, size: n, bands: c)
                     }
                 }
             }
@@ -232,17 +215,10 @@ public final class TileRenderer: @unchecked Sendable {
     private func stripCores(_ needed: [Int], tileRows: Int) throws -> [Tensor] {
         let (w, bands, c) = (grid.width, source.bands, source.colourBands)
         let columns = grid.columns, m = TileGrid.outputSize, stripWidth = columns * m + 2 * TileGrid.margin
-        var strip = Tensor(zeros: [1, needed.count, stripWidth, c])
-        let sourceColumns = (0..<stripWidth).map { mirror($0 - TileGrid.margin, w) }
-        ring.withUnsafeBufferPointer { ringBuffer in
-            strip.scalars.withUnsafeMutableBufferPointer { s in
-                for (y, sy) in needed.enumerated() {
-                    let rowStart = ringBuffer.baseAddress! + (sy % Self.ringRows) * w * bands, to = s.baseAddress! + y * stripWidth * c
-                    for x in 0..<stripWidth {
-                        let from = rowStart + sourceColumns[x] * bands
-                        for ch in 0..<c { to[x * c + ch] = from[ch] }
-                    }
-                }
+        let strip = Tensor(shape: [1, needed.count, stripWidth, c]) { out in
+            ring.withUnsafeBufferPointer { ringBuffer in
+                copyMirrored(rowCount: needed.count, rows: { ringBuffer.baseAddress! + (needed[$0] % Self.ringRows) * w * bands },
+                             firstColumn: -TileGrid.margin, columns: stripWidth, width: w, bands: bands, channels: c, into: out)
             }
         }
         let side = try transform.applyRegion(strip)
@@ -250,15 +226,15 @@ public final class TileRenderer: @unchecked Sendable {
         guard side.shape == [1, tileRows * m, columns * m, k] else {
             throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, tileRows * m, columns * m, k])")
         }
-        return (0..<tileRows).map { r in
-            var cores = Tensor(zeros: [columns, m, m, k])
-            for j in 0..<columns {
-                for y in 0..<m {
-                    let from = ((r * m + y) * columns * m + j * m) * k, to = ((j * m + y) * m) * k
-                    cores.scalars.replaceSubrange(to..<(to + m * k), with: side.scalars[from..<(from + m * k)])
+        return side.scalars.withUnsafeBufferPointer { sp in
+            (0..<tileRows).map { r in
+                Tensor(shape: [columns, m, m, k]) { out in
+                    for t in 0..<(columns * m) {
+                        let (j, y) = (t / m, t % m)
+                        (out + (j * m + y) * m * k).update(from: sp.baseAddress! + ((r * m + y) * columns * m + j * m) * k, count: m * k)
+                    }
                 }
             }
-            return cores
         }
     }
 }

@@ -40,6 +40,12 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 
+    /// Seconds until a running job is done at its rate so far (nil before its first tiles).
+    public func secondsLeft(at now: Double) -> Double? {
+        guard let startedAt, tilesDone > 0, tilesTotal > 0 else { return nil }
+        return (now - startedAt) * Double(tilesTotal - tilesDone) / Double(tilesDone)
+    }
+
     /// The columns the store's queries filter and sort on.
     public enum Columns {
         public static let id = Column("id"), status = Column("status"), style = Column("style"), priority = Column("priority")

@@ -100,11 +100,12 @@ public struct ColourHandling: Sendable, Equatable, Codable {
         case .cbcr:
             let centre = centreCrop(tiles, margin: margin)
             let y = colourBands == 1 ? centre : ColourConversion.rgbToLuminance(centre)
-            var ycbcr = Tensor(zeros: cores.shape.dropLast() + [3])
-            for p in 0..<(y.count) {
-                ycbcr.scalars[3 * p] = y.scalars[p]
-                ycbcr.scalars[3 * p + 1] = cores.scalars[2 * p]
-                ycbcr.scalars[3 * p + 2] = cores.scalars[2 * p + 1]
+            let ycbcr = Tensor(shape: cores.shape.dropLast() + [3]) { out in
+                for p in 0..<(y.count) {
+                    out[3 * p] = y.scalars[p]
+                    out[3 * p + 1] = cores.scalars[2 * p]
+                    out[3 * p + 2] = cores.scalars[2 * p + 1]
+                }
             }
             return ColourConversion.yCbCrToRGB(ycbcr)
         }
@@ -119,12 +120,12 @@ private func repeatingChannel(_ grey: Tensor) -> Tensor {
 private func centreCrop(_ x: Tensor, margin m: Int) -> Tensor {
     let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (oh, ow) = (h - 2 * m, w - 2 * m)
-    var out = Tensor(zeros: [n, oh, ow, c])
-    for b in 0..<n {
-        for y in 0..<oh {
-            let from = ((b * h + y + m) * w + m) * c, to = ((b * oh + y) * ow) * c
-            out.scalars.replaceSubrange(to..<(to + ow * c), with: x.scalars[from..<(from + ow * c)])
+    return Tensor(shape: [n, oh, ow, c]) { out in
+        x.scalars.withUnsafeBufferPointer { xp in
+            for row in 0..<(n * oh) {
+                let (b, y) = (row / oh, row % oh)
+                (out + row * ow * c).update(from: xp.baseAddress! + ((b * h + y + m) * w + m) * c, count: ow * c)
+            }
         }
     }
-    return out
 }

@@ -10,12 +10,12 @@ public struct Stylizer: Sendable {
     public var threads: Int
     /// Tiles per forward pass and thread.
     public var batchSize = 64
-    /// Run whole tile rows through the region fast path when the style qualifies (the tiled
+    /// Whether the region fast path may run whole tile rows when the style qualifies (the tiled
     /// path is the reference it matches; images with alpha always take it).
-    public var useRegions = true
+    public var allowsRegionPath = true
 
     /// Whether this stylizer takes the region fast path for images without alpha.
-    public var usesRegions: Bool { useRegions && style.region != nil }
+    public var takesRegionPath: Bool { allowsRegionPath && style.region != nil }
 
     public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.style = style
@@ -59,7 +59,7 @@ struct StyleTransform: TileTransform {
         stylizer.style.colour.outputBands(forColourBands: colourBands)
     }
 
-    var handlesRegions: Bool { stylizer.usesRegions }
+    var handlesRegions: Bool { stylizer.takesRegionPath }
 
     /// The strip through the region path (its blocks split across the pool).
     func applyRegion(_ strip: Tensor) throws -> Tensor {
@@ -86,18 +86,6 @@ struct StyleTransform: TileTransform {
         }
         let joined = Tensor(shape: [n] + outputShape, scalars: scalars)
         return style.colour.imageOutput(joined, tiles: tiles, margin: TileGrid.margin)
-    }
-}
-
-/// A value behind a lock, for results gathered from worker threads.
-public final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    public init(_ value: Value) { self.value = value }
-    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
 

@@ -33,20 +33,21 @@ extension WholeImage {
         let bandRows = RegionPlan.blockTiles
         for first in stride(from: 0, to: grid.rows, by: bandRows) {
             let rows = first..<min(first + bandRows, grid.rows), bandHeight = rows.count * m + 2 * margin
-            var input = [Float](repeating: 0, count: bandHeight * paddedWidth * c)
-            for y in 0..<bandHeight {
-                let sy = mirror(rows.lowerBound * m - margin + y, height)
-                for x in 0..<paddedWidth {
-                    let sx = mirror(x - margin, width), to = (y * paddedWidth + x) * c, from = (sy * width + sx) * c
-                    for k in 0..<c { input[to + k] = image.scalars[from + k] }
+            let input = Tensor(shape: [1, bandHeight, paddedWidth, c]) { out in
+                image.scalars.withUnsafeBufferPointer { source in
+                    copyMirrored(rowCount: bandHeight, rows: { source.baseAddress! + mirror(rows.lowerBound * m - margin + $0, height) * width * c },
+                                 firstColumn: -margin, columns: paddedWidth, width: width, bands: c, channels: c, into: out)
                 }
             }
-            let band = try region.predict(Tensor(shape: [1, bandHeight, paddedWidth, c], scalars: input), pool: pool)
+            let band = try region.predict(input, pool: pool)
             let (k, bandWidth) = (band.shape[3], band.shape[2])
             if output == nil { output = Tensor(zeros: [1, height, width, k]) }
-            for y in 0..<min(rows.count * m, height - rows.lowerBound * m) {
-                let from = y * bandWidth * k, to = ((rows.lowerBound * m + y) * width) * k
-                output!.scalars.replaceSubrange(to..<(to + width * k), with: band.scalars[from..<(from + width * k)])
+            band.scalars.withUnsafeBufferPointer { bp in
+                output!.withUnsafeMutableScalars { out in
+                    for y in 0..<min(rows.count * m, height - rows.lowerBound * m) {
+                        (out + (rows.lowerBound * m + y) * width * k).update(from: bp.baseAddress! + y * bandWidth * k, count: width * k)
+                    }
+                }
             }
         }
         return output!

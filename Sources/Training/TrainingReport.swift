@@ -57,12 +57,14 @@ struct TrainingReport {
         var picture = Tensor(repeating: 1, shape: [1, height, width, 3])
         for (column, tiles) in [inputCores, predicted, samples.imageTargets].enumerated() {
             let bands = tiles.shape[3]
-            for r in 0..<rows {
-                for y in 0..<cell {
-                    for x in 0..<cell {
-                        let from = ((r * m + y / Self.scale) * m + x / Self.scale) * bands
-                        let to = (((gap + r * (cell + gap)) + y) * width + gap + column * (cell + gap) + x) * 3
-                        for c in 0..<3 { picture.scalars[to + c] = tiles.scalars[from + min(c, bands - 1)] }
+            picture.withUnsafeMutableScalars { out in
+                for r in 0..<rows {
+                    for y in 0..<cell {
+                        for x in 0..<cell {
+                            let from = ((r * m + y / Self.scale) * m + x / Self.scale) * bands
+                            let to = (((gap + r * (cell + gap)) + y) * width + gap + column * (cell + gap) + x) * 3
+                            for c in 0..<3 { out[to + c] = tiles.scalars[from + min(c, bands - 1)] }
+                        }
                     }
                 }
             }

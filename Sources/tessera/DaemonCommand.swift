@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Daemon
+import Settings
 import Foundation
 import Logging
 import ServiceLifecycle

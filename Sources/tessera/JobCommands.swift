@@ -1,7 +1,7 @@
 // The job commands: all read (or, for submit/cancel/retry, briefly write) the daemon's database.
 
 import ArgumentParser
-import Daemon
+import Settings
 import Foundation
 import Imaging
 import JobStore
@@ -45,7 +45,7 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 }
 
 /// Exit codes for a job's outcome.
-enum Outcome {
+enum JobExitStatus {
     static let failed: Int32 = 3
     static let canceled: Int32 = 4
 }
@@ -79,8 +79,8 @@ struct SubmitCommand: AsyncParsableCommand {
             if current.allSatisfy({ [.done, .failed, .canceled].contains($0.status) }) {
                 bar.finish()
                 for job in current where job.status != .done { FileHandle.standardError.write(Data("job \(job.id) \(job.status.rawValue): \(job.error ?? "")\n".utf8)) }
-                if current.contains(where: { $0.status == .failed }) { throw ExitCode(Outcome.failed) }
-                if current.contains(where: { $0.status == .canceled }) { throw ExitCode(Outcome.canceled) }
+                if current.contains(where: { $0.status == .failed }) { throw ExitCode(JobExitStatus.failed) }
+                if current.contains(where: { $0.status == .canceled }) { throw ExitCode(JobExitStatus.canceled) }
                 for job in current { print("job \(job.id) done: \(job.output ?? "")") }
                 return
             }
@@ -107,9 +107,8 @@ struct StatusCommand: AsyncParsableCommand {
         let summary = try await store.reader().summary()
         let now = Date().timeIntervalSince1970
         let running = summary.running.map { job -> Report.Running in
-            let elapsed = now - (job.startedAt ?? now)
-            let eta = job.tilesDone > 0 && job.tilesTotal > 0 ? elapsed * Double(job.tilesTotal - job.tilesDone) / Double(job.tilesDone) : nil
-            return .init(id: job.id, source: job.source, style: job.style, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal, etaSeconds: eta)
+            .init(id: job.id, source: job.source, style: job.style, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal,
+                  etaSeconds: job.secondsLeft(at: now))
         }
         let alive = summary.daemon?.isAlive ?? false
         let report = Report(daemonAlive: alive, daemonPid: alive ? summary.daemon?.pid : nil,

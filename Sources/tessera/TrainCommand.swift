@@ -2,7 +2,7 @@
 
 import ArgumentParser
 import ConvCore
-import Daemon
+import Settings
 import Foundation
 import Imaging
 import JobStore

@@ -7,9 +7,10 @@ import Foundation
 import Imaging
 import JobStore
 import Styles
+import Synchronization
 import Testing
 
-@Suite(.serialized) struct DaemonTests {
+@Suite(.serialized, .tags(.slow)) struct DaemonCommandTests {
     /// A daemon over a fresh root with the identity style and a spec-based "tint" style; its log
     /// goes to <root>/daemon.log. With `relativeRoot` it and the job commands run in <root> on
     /// the default root, ./var, as the README's command runs it.
@@ -252,7 +253,8 @@ import Testing
         let sample = staging.appendingPathComponent("sample.png")
         try ImageFile.save(Self.image(300, width: 256, height: 256), bitDepth: 8, to: sample)
         let end = Date().addingTimeInterval(10)
-        let answers = Locked((count: 0, bad: [String]()))
+        final class Answers: Sendable { let state = Mutex((count: 0, bad: [String]())) }
+        let answers = Answers()
         let clients = DispatchGroup(), environment = daemon.environment
         for client in 0..<10 {
             DispatchQueue.global().async(group: clients) {
@@ -267,7 +269,7 @@ import Testing
                         else if (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8))) == nil { outcome = "unparsable: \(run.stdout.prefix(200))" }
                         else { outcome = nil }
                     } catch { outcome = "\(error)" }
-                    answers.withLock { a in
+                    answers.state.withLock { a in
                         a.count += 1
                         if let outcome { a.bad.append("client \(client) \(arguments[0]): \(outcome)") }
                     }
@@ -282,7 +284,7 @@ import Testing
             usleep(50_000)
         }
         clients.wait()
-        let (count, bad) = answers.withLock { ($0.count, $0.bad) }
+        let (count, bad) = answers.state.withLock { ($0.count, $0.bad) }
         let done = try daemon.store().jobs(status: .done, limit: 10_000).count
         #expect(bad.isEmpty, "\(bad.count) of \(count) answers failed: \(bad.prefix(5))")
         print("\(count) answers from 10 readers in 10 s, \(done) of \(dropped) jobs done meanwhile")

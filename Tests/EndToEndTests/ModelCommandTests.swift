@@ -31,6 +31,11 @@ func tessera(_ arguments: [String], environment: [String: String]? = nil, direct
     return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
+extension Tag {
+    /// Tests that run the daemon or train: seconds to minutes each (`swift test --skip` them for a quick run).
+    @Tag static var slow: Self
+}
+
 @Suite struct ModelCommandTests {
     @Test func binaryIsBuilt() {
         #expect(FileManager.default.isExecutableFile(atPath: tesseraBinary.path), "\(tesseraBinary.path)")

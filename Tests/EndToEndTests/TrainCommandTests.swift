@@ -8,7 +8,7 @@ import Imaging
 import JobStore
 import Testing
 
-@Suite struct TrainCommandTests {
+@Suite(.tags(.slow)) struct TrainCommandTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// A scratch folder with its own var/ and models/ (through the environment).

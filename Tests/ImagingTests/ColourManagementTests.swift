@@ -9,14 +9,9 @@ import Testing
 @Suite struct ColourManagementTests {
     /// Four flat quadrants, so orientation and colour can be read from block centres.
     static func quadrants(width: Int, height: Int, _ colours: [[Float]]) -> Tensor {
-        var t = Tensor(zeros: [1, height, width, 3])
-        for y in 0..<height {
-            for x in 0..<width {
-                let q = (y < height / 2 ? 0 : 2) + (x < width / 2 ? 0 : 1)
-                for c in 0..<3 { t.scalars[(y * width + x) * 3 + c] = colours[q][c] }
-            }
-        }
-        return t
+        Tensor(shape: [1, height, width, 3], scalars: (0..<(width * height)).flatMap { p in
+            colours[(p / width < height / 2 ? 0 : 2) + (p % width < width / 2 ? 0 : 1)]
+        })
     }
 
     static func pixel(_ t: Tensor, _ x: Int, _ y: Int) -> [Float] {

@@ -14,8 +14,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         // Smooth content, which every codec keeps well.
         let (w, h) = (90, 70)
-        var image = Tensor(zeros: [1, h, w, 3])
-        for y in 0..<h { for x in 0..<w { image.scalars.replaceSubrange((3 * (y * w + x))..<(3 * (y * w + x) + 3), with: [Float(x) / Float(w), Float(y) / Float(h), 0.5]) } }
+        let image = Tensor(shape: [1, h, w, 3], scalars: (0..<(w * h)).flatMap { p -> [Float] in [Float(p % w) / Float(w), Float(p / w) / Float(h), 0.5] })
         let input = folder.appendingPathComponent("in.\(format.suffix)"), output = folder.appendingPathComponent("out.\(format.suffix)")
         do { try ImageFile.save(image, bitDepth: 8, to: input) } catch {
             return // this libvips cannot write the format (HEIF/AVIF encoders are optional)

@@ -66,13 +66,11 @@ private struct CropMargins: TileTransform {
 
     func apply(_ tiles: Tensor) throws -> Tensor {
         let (n, c, m, margin) = (tiles.shape[0], tiles.shape[3], TileGrid.outputSize, TileGrid.margin)
-        var cores = Tensor(zeros: [n, m, m, c])
-        for t in 0..<n {
-            for y in 0..<m {
-                let from = ((t * TileGrid.inputSize + y + margin) * TileGrid.inputSize + margin) * c, to = (t * m + y) * m * c
-                cores.scalars.replaceSubrange(to..<(to + m * c), with: tiles.scalars[from..<(from + m * c)])
+        return Tensor(shape: [n, m, m, c]) { out in
+            for row in 0..<(n * m) {
+                let (t, y) = (row / m, row % m), from = ((t * TileGrid.inputSize + y + margin) * TileGrid.inputSize + margin) * c
+                for i in 0..<(m * c) { out[row * m * c + i] = tiles.scalars[from + i] }
             }
         }
-        return cores
     }
 }

@@ -40,6 +40,11 @@ import Testing
         try store.finish(again.id, output: "/out/a.png", tiles: 12)
         let done = try #require(try store.job(id)?.0)
         #expect(done.status == .done && done.output == "/out/a.png" && done.tilesDone == 12 && done.error == nil)
+        var halfway = done
+        (halfway.tilesDone, halfway.tilesTotal, halfway.startedAt) = (25, 100, 1000)
+        #expect(halfway.secondsLeft(at: 1010) == 30)
+        halfway.tilesDone = 0
+        #expect(halfway.secondsLeft(at: 1010) == nil)
     }
 
     @Test func outputsAreReservedOnceAndAvoidedByOthers() throws {

@@ -77,13 +77,11 @@ import Testing
     @Test func transparentColourDoesNotLeakIntoEdges() throws {
         let folder = Support.scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
-        var kernel = Tensor(zeros: [3, 3, 3, 3])
-        for i in 0..<9 { for c in 0..<3 { kernel.scalars[(i * 3 + c) * 3 + c] = 1.0 / 9 } }
+        let kernel = Tensor(shape: [3, 3, 3, 3], scalars: (0..<81).map { $0 % 3 == $0 / 3 % 3 ? 1.0 / 9 : 0 })
         let blur = try Self.style(#"{"name": "blur", "input": {"name": "input", "shape": [36, 36, 3]}, "layers": [{"name": "box", "type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same", "use_bias": false}, {"name": "crop", "type": "Cropping2D", "cropping": 10}], "outputs": ["crop"]}"#,
                                   ["box.kernel": kernel], colour: #"{"input": "rgb", "output": "rgb"}"#, in: folder)
         let (w, h) = (50, 40)
-        var image = Tensor(zeros: [1, h, w, 4])
-        for y in 0..<h { for x in 20..<w { image.scalars.replaceSubrange((4 * (y * w + x))..<(4 * (y * w + x) + 4), with: [0.8, 0.4, 0.2, 1]) } }
+        let image = Tensor(shape: [1, h, w, 4], scalars: (0..<(w * h)).flatMap { p -> [Float] in p % w >= 20 ? [0.8, 0.4, 0.2, 1] : [0, 0, 0, 0] })
         let input = folder.appendingPathComponent("in.png"), output = folder.appendingPathComponent("out.png")
         try ImageFile.save(image, bitDepth: 8, to: input)
         try Stylizer(style: blur).stylize(input, to: output)

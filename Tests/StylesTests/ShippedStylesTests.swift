@@ -8,7 +8,7 @@ import Imaging
 import Styles
 import Testing
 
-@Suite struct ShippedStylesTests {
+@Suite(.tags(.slow)) struct ShippedStylesTests {
     static let photo = Support.repository.appendingPathComponent("Tests/EndToEndTests/Fixtures/new-photo/scribus-005.jpg")
 
     /// (filter, largest allowed model error as a fraction of the baseline's); measured 0.61, 0.07, 0.58.

@@ -4,6 +4,7 @@ import ConvCore
 import Foundation
 import Styles
 import TestSupport
+import Testing
 
 enum Support {
     static let repository = Scratch.repository
@@ -14,4 +15,9 @@ enum Support {
 
     /// The shipped identity style: a spec that only crops the 10-px margin.
     static let identity = try! Style.load(repository.appendingPathComponent("Models/identity.safetensors"))
+}
+
+extension Tag {
+    /// Tests that stylize real photos with the shipped styles.
+    @Tag static var slow: Self
 }

@@ -48,8 +48,8 @@ import Testing
         try ImageFile.save(Tensor(shape: [1, 200, 300, 3], scalars: (0..<(200 * 300 * 3)).map { _ in g.nextUnitFloat() }), bitDepth: 16, to: input)
         let fast = Stylizer(style: try Style.load(modelFile), threads: 2)
         var slow = fast
-        slow.useRegions = false
-        #expect(fast.usesRegions && !slow.usesRegions)
+        slow.allowsRegionPath = false
+        #expect(fast.takesRegionPath && !slow.takesRegionPath)
         try fast.stylize(input, to: folder.appendingPathComponent("region.png"))
         try slow.stylize(input, to: folder.appendingPathComponent("tiles.png"))
         let region = try ImageFile.load(folder.appendingPathComponent("region.png")).pixels
@@ -62,7 +62,7 @@ import Testing
         let wide = try ModelSpec(json: #"{"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "a", "type": "Conv2D", "filters": 4, "kernel_size": 9, "padding": "same"}, {"name": "b", "type": "Conv2D", "filters": 4, "kernel_size": 9, "padding": "same"}, {"name": "c", "type": "Conv2D", "filters": 3, "kernel_size": 9, "padding": "same", "activation": "sigmoid"}, {"name": "out", "type": "Cropping2D", "cropping": 10}]}"#)
         try Model(spec: wide, seed: 2).save(to: wideFile)
         let wideStyle = try Style.load(wideFile)
-        #expect(wideStyle.region == nil && !Stylizer(style: wideStyle).usesRegions)
+        #expect(wideStyle.region == nil && !Stylizer(style: wideStyle).takesRegionPath)
         try Stylizer(style: wideStyle).stylize(input, to: folder.appendingPathComponent("wide.png"))
         #expect(try ImageFile.load(folder.appendingPathComponent("wide.png")).pixels.shape == [1, 200, 300, 3])
     }

@@ -1,6 +1,6 @@
 // Keras initializers for new weights, drawn from a seeded generator so a seed gives the same model.
 
-public enum Initializer: String, CaseIterable, Sendable {
+enum Initializer: String, CaseIterable, Sendable {
     case glorotUniform = "glorot_uniform"
     case zeros, ones
 

@@ -3,7 +3,7 @@
 // the graph owns the wiring and the parameter tensors.
 
 /// A per-sample shape (no batch axis); nil is a dimension of any size.
-public typealias Dims = [Int?]
+typealias Dims = [Int?]
 
 struct ParameterSpec: Sendable, Equatable {
     let name: String
@@ -123,7 +123,7 @@ extension Layer {
 }
 
 /// Keras prints shapes as tuples with None for the batch and unknown sizes.
-public func describe(_ dims: Dims, batch: Bool = true) -> String {
+func describe(_ dims: Dims, batch: Bool = true) -> String {
     let parts = (batch ? ["None"] : []) + dims.map { $0.map(String.init) ?? "None" }
     return "(" + parts.joined(separator: ", ") + (parts.count == 1 ? ",)" : ")")
 }

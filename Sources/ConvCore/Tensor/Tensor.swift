@@ -5,8 +5,9 @@
 public struct Tensor: Sendable, Equatable {
     /// Dimensions, batch first. An image batch is [n, h, w, c].
     public private(set) var shape: [Int]
-    /// Elements, `shape.reduce(1, *)` of them, last axis fastest.
-    public var scalars: [Float]
+    /// Elements, `shape.reduce(1, *)` of them, last axis fastest. Other modules write them through
+    /// `init(shape:writing:)` or `withUnsafeMutableScalars`, which keep the count fixed.
+    public internal(set) var scalars: [Float]
 
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
@@ -22,12 +23,17 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor whose every scalar `body` writes: the buffer starts uninitialised (no zero fill
     /// before a kernel overwrites it all).
-    init(shape: [Int], writing body: (UnsafeMutablePointer<Float>) -> Void) {
+    public init(shape: [Int], writing body: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
         let count = shape.reduce(1, *)
-        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { buffer, written in
-            body(buffer.baseAddress!)
+        self.init(shape: shape, scalars: try [Float](unsafeUninitializedCapacity: count) { buffer, written in
+            try body(buffer.baseAddress!)
             written = count
         })
+    }
+
+    /// Runs `body` on the scalars in place (`count` of them, last axis fastest).
+    public mutating func withUnsafeMutableScalars<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
     }
 
     public init(repeating value: Float, shape: [Int]) {

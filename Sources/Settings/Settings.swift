@@ -1,4 +1,4 @@
-// The daemon's settings: Config/tessera.yaml (or --config) through swift-configuration, each key
+// An installation's settings: Config/tessera.yaml (or --config) through swift-configuration, each key
 // overridable by a TESSERA_* environment variable, and embedded defaults under ./var.
 
 import Configuration
@@ -71,6 +71,7 @@ public struct Settings: Sendable {
     }
 }
 
+/// A settings file or value that cannot be used, with the reason.
 public struct SettingsError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }
