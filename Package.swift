@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "ConvCore", "Styles", "JobStore", "Imaging", "Settings",
+                "Styles", "JobStore", "Imaging", "Settings",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

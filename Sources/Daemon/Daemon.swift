@@ -9,7 +9,6 @@
 // attempt got as far as the rename just records it), temporary files of dead writers are removed,
 // and finished jobs whose source is still in the inbox are archived or failed then.
 
-import ConvCore
 import Foundation
 import Imaging
 import JobStore
@@ -19,6 +18,7 @@ import Settings
 import Styles
 import Synchronization
 
+/// The daemon as a service: it watches the inbox, runs jobs on its workers, moves sources out and recovers after a crash.
 public final class Daemon: Service, @unchecked Sendable {
     let settings: Settings
     let store: JobStore
@@ -30,6 +30,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private let wake = NSCondition()
     private let styleCache = Mutex<[String: Style]>([:])
 
+    /// A daemon over these settings, opening (and migrating) its database.
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
@@ -38,6 +39,7 @@ public final class Daemon: Service, @unchecked Sendable {
         id = "\(ProcessInfo.processInfo.hostName):\(getpid())"
     }
 
+    /// Runs until graceful shutdown: running jobs go back to the queue and it returns.
     public func run() async throws {
         for folder in [settings.inbox, settings.outbox, settings.archive, settings.failed] {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -83,7 +85,7 @@ public final class Daemon: Service, @unchecked Sendable {
             do {
                 let file = try registry.file(name).path
                 let style = try registry.style(name)
-                records.append(StyleRecord(name: name, file: file, digest: try ContentDigest.of(file: file), metrics: style.metadata[Model.metricsMetadataKey]))
+                records.append(StyleRecord(name: name, file: file, digest: try ContentDigest.of(file: file), metrics: style.metrics))
             } catch {
                 logger.error("style \(name) is not served: \(error)")
             }

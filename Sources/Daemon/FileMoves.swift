@@ -2,6 +2,7 @@
 
 import Foundation
 
+/// Moving and naming files without ever replacing one.
 public enum FileMoves {
     /// The first path in `folder` for `name` that does not exist yet and is not in `taken`.
     static func freeName(_ name: String, in folder: String, taken: Set<String> = []) -> String {

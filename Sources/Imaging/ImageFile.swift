@@ -6,6 +6,7 @@ import CVips
 import ConvCore
 import Foundation
 
+/// Whole images in memory as [1, h, w, bands] tensors in [0, 1]: for tests, training pairs and small tools.
 public enum ImageFile {
     /// Pixels as [1, height, width, bands] in [0, 1] and the bit depth of the file's format.
     public static func load(_ url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws -> (pixels: Tensor, bitDepth: Int) {

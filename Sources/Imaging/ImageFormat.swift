@@ -3,6 +3,7 @@
 
 import CVips
 
+/// The file formats Tessera reads and writes through libvips.
 public enum ImageFormat: String, CaseIterable, Sendable {
     case jpeg, png, tiff, webp, gif, heif, avif
 
@@ -54,6 +55,7 @@ public struct SaveOptions: Sendable, Equatable {
     /// WebP and HEIF/AVIF only.
     public var lossless: Bool
 
+    /// Saving options: format (default the source's), lossy quality, lossless where the format has it.
     public init(format: ImageFormat? = nil, quality: Int = 90, lossless: Bool = false) {
         (self.format, self.quality, self.lossless) = (format, quality, lossless)
     }

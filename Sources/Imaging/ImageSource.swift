@@ -6,6 +6,7 @@
 import CVips
 import Foundation
 
+/// An image opened for streaming through libvips: oriented, in sRGB, 8 or 16 bits, alpha split off, read by rows.
 public final class ImageSource: @unchecked Sendable {
     public static let defaultPixelLimit = 250_000_000
 
@@ -27,6 +28,7 @@ public final class ImageSource: @unchecked Sendable {
     public var bands: Int { colourBands + (hasAlpha ? 1 : 0) }
     public var pixelCount: Int { width * height }
 
+    /// Opens an image, refusing unreadable files and images over `pixelLimit` pixels before decoding them.
     public init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
         self.url = url
         let path = url.path

@@ -9,6 +9,7 @@
 import CVips
 import Foundation
 
+/// The libvips filters that make the shipped styles' training targets from photos.
 public enum ReferenceFilter: String, CaseIterable, Sendable {
     case posterize, edges, colorize
 

@@ -8,6 +8,7 @@
 
 import ConvCore
 
+/// The tile geometry of one image (DESIGN.md §3): 36-px tiles every 16 px, 10-px margins, mirror padding.
 public struct TileGrid: Sendable, Equatable {
     public static let inputSize = 36
     public static let outputSize = 16
@@ -16,6 +17,7 @@ public struct TileGrid: Sendable, Equatable {
     public let width: Int
     public let height: Int
 
+    /// The grid of an image of this size.
     public init(width: Int, height: Int) {
         precondition(width >= 1 && height >= 1, "an image has at least one pixel")
         (self.width, self.height) = (width, height)

@@ -14,6 +14,7 @@ import CVips
 import ConvCore
 import Foundation
 
+/// Streams an image through a tile transform into a file, strip by strip, memory following the width.
 public final class TileRenderer: @unchecked Sendable {
     public let source: ImageSource
     let transform: any TileTransform
@@ -34,6 +35,7 @@ public final class TileRenderer: @unchecked Sendable {
     private var outputDepth = 8
     private var failure: (any Error)?
 
+    /// A renderer of `source` through `transform`; `progress` hears (tiles done, tiles in all) and may cancel.
     public init(source: ImageSource, transform: any TileTransform,
                 progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) {
         self.source = source

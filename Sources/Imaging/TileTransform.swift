@@ -3,6 +3,7 @@
 
 import ConvCore
 
+/// What the imaging pipeline asks of a style: tiles in, cores out, and optionally whole strips.
 public protocol TileTransform: Sendable {
     /// The colour bands produced for an image with `colourBands` (1 grey, 3 RGB).
     func outputBands(forColourBands colourBands: Int) -> Int
@@ -17,5 +18,6 @@ public protocol TileTransform: Sendable {
 
 extension TileTransform {
     public var handlesRegions: Bool { false }
+    /// Transforms that work on tiles only refuse strips.
     public func applyRegion(_ strip: Tensor) throws -> Tensor { throw ModelError("this transform works on tiles only") }
 }

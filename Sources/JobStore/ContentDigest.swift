@@ -3,6 +3,7 @@
 import Crypto
 import Foundation
 
+/// The SHA-256 digests that identify files (jobs, styles, training data).
 public enum ContentDigest {
     /// SHA-256 of a file's content, streamed.
     public static func of(file path: String) throws -> String {

@@ -3,9 +3,11 @@
 import Foundation
 import GRDB
 
+/// One source image through one style, as the `jobs` table holds it.
 public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public static let databaseTableName = "jobs"
 
+    /// A job's place in the state machine: queued -> running -> done | failed | canceled (failed and canceled can be retried).
     public enum Status: String, Codable, Sendable, CaseIterable {
         case queued, running, done, failed, canceled
     }
@@ -77,6 +79,7 @@ public struct NewJob: Sendable {
     public var origin: Job.Origin
     public var priority: Int
 
+    /// A job for a file whose identity is known already.
     public init(source: String, style: String, size: Int64, mtime: Double, digest: String, origin: Job.Origin, priority: Int = 0) {
         (self.source, self.style, self.size, self.mtime, self.digest, self.origin, self.priority) = (source, style, size, mtime, digest, origin, priority)
     }

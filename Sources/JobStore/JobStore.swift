@@ -5,6 +5,7 @@
 import Foundation
 import GRDB
 
+/// The job queue and everything else Tessera keeps: jobs and their events, styles, daemons, training runs and checkpoints.
 public final class JobStore: Sendable {
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
@@ -65,6 +66,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Whether a job exists for this path, size and modification time (checked before hashing a file).
     public func isKnown(source: String, size: Int64, mtime: Double) throws -> Bool {
         try database.read { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ? AND size = ? AND mtime = ?)",
@@ -113,6 +115,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Marks a job done with its output.
     public func finish(_ id: Int64, output: String, tiles: Int) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL WHERE id = ?",
@@ -121,6 +124,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Records where a job's source was moved (archive/ or failed/).
     public func moved(_ id: Int64, source: String) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE jobs SET source = ? WHERE id = ?", arguments: [source, id])
@@ -128,6 +132,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Marks a job failed for good, with the reason.
     public func fail(_ id: Int64, reason: String) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ? WHERE id = ?",
@@ -154,6 +159,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Marks a running job canceled once its worker has stopped.
     public func markCanceled(_ id: Int64) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, output = NULL, finished_at = ?, worker = NULL WHERE id = ?",
@@ -197,12 +203,14 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// The styles the daemon serves, by name.
     public func styles() throws -> [StyleRecord] {
         try database.read { db in try StyleRecord.fetchAll(db, sql: "SELECT * FROM styles ORDER BY name") }
     }
 
     // MARK: the CLI's requests
 
+    /// What the CLI asks of a job.
     public enum Request { case cancel, retry }
 
     /// Cancels a queued or running job, or requeues a failed or canceled one; returns the job
@@ -230,6 +238,7 @@ public final class JobStore: Sendable {
 
     // MARK: reading
 
+    /// Jobs, newest first, optionally of one status or style.
     public func jobs(status: Job.Status? = nil, style: String? = nil, limit: Int = 100) throws -> [Job] {
         try database.read { db in
             var request = Job.all()
@@ -239,6 +248,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// A job and its history, oldest event first.
     public func job(_ id: Int64) throws -> (Job, [JobEvent])? {
         try database.read { db in
             guard let job = try Job.fetchOne(db, key: id) else { return nil }
@@ -246,6 +256,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// What `tessera status` shows: counts per status, the running jobs, recent throughput, the live daemon.
     public struct Summary: Sendable {
         public var counts: [Job.Status: Int]
         public var running: [Job]
@@ -253,6 +264,7 @@ public final class JobStore: Sendable {
         public var daemon: DaemonRecord?
     }
 
+    /// The queue at a glance.
     public func summary() throws -> Summary {
         try database.read { db in
             var counts: [Job.Status: Int] = [:]
@@ -268,6 +280,7 @@ public final class JobStore: Sendable {
 
     // MARK: the daemon's own row
 
+    /// Registers a daemon (retiring this host's earlier ones) and trims old progress samples.
     public func daemonStarted(id: String, pid: Int32, host: String) throws {
         try database.write { db in
             let now = Self.now
@@ -278,12 +291,14 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Shows the daemon alive; the CLI calls one without a recent heartbeat down.
     public func heartbeat(id: String) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE daemons SET heartbeat_at = ? WHERE id = ?", arguments: [Self.now, id])
         }
     }
 
+    /// Records a clean stop.
     public func daemonStopped(id: String) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE daemons SET stopped_at = ? WHERE id = ?", arguments: [Self.now, id])
@@ -295,6 +310,7 @@ public final class JobStore: Sendable {
     }
 }
 
+/// A daemon as the `daemons` table holds it.
 public struct DaemonRecord: Codable, Sendable, FetchableRecord {
     public var id: String
     public var pid: Int
@@ -318,12 +334,15 @@ public struct StyleRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var file: String
     public var digest: String
     public var metrics: String?
+    /// A style record.
     public init(name: String, file: String, digest: String, metrics: String?) {
         (self.name, self.file, self.digest, self.metrics) = (name, file, digest, metrics)
     }
 }
 
+/// A store operation that cannot be done, with the reason.
 public struct JobStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    /// An error with this reason.
     public init(_ description: String) { self.description = description }
 }

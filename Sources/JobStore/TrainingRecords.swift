@@ -7,6 +7,7 @@ import GRDB
 
 /// One `tessera train` run: its settings and whether it finished.
 public struct TrainingRun: Codable, Sendable, FetchableRecord {
+    /// Whether the run is still going (and can be resumed) or has finished.
     public enum Status: String, Codable, Sendable, DatabaseValueConvertible {
         case running, finished
     }
@@ -21,6 +22,7 @@ public struct TrainingRun: Codable, Sendable, FetchableRecord {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
+/// A trainer's exact state at one step, with its losses.
 public struct TrainingCheckpoint: Codable, Sendable, FetchableRecord {
     public var id: Int64
     public var runId: Int64
@@ -34,15 +36,18 @@ public struct TrainingCheckpoint: Codable, Sendable, FetchableRecord {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
+/// The losses logged at one step.
 public struct TrainingMetric: Codable, Sendable, Equatable, FetchableRecord {
     public var step: Int
     public var loss: Double?
     public var valLoss: Double?
+    /// A metric row.
     public init(step: Int, loss: Double?, valLoss: Double?) { (self.step, self.loss, self.valLoss) = (step, loss, valLoss) }
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
 extension JobStore {
+    /// Starts a run of `name` with its settings (JSON).
     public func startTrainingRun(name: String, settings: String) throws -> TrainingRun {
         try database.write { db in
             try db.execute(sql: "INSERT INTO training_runs (name, settings, status, created_at) VALUES (?, ?, ?, ?)",
@@ -58,6 +63,7 @@ extension JobStore {
         }
     }
 
+    /// Marks a run finished: it can no longer be resumed.
     public func finishTrainingRun(_ id: Int64) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?",
@@ -83,6 +89,7 @@ extension JobStore {
         }
     }
 
+    /// The checkpoint a resumed run continues from.
     public func latestCheckpoint(run: Int64) throws -> TrainingCheckpoint? {
         try database.read { db in
             try TrainingCheckpoint.fetchOne(db, sql: "SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step DESC, id DESC LIMIT 1",
@@ -102,6 +109,7 @@ extension JobStore {
         }
     }
 
+    /// A run's logged losses in step order.
     public func trainingMetrics(run: Int64) throws -> [TrainingMetric] {
         try database.read { db in
             try TrainingMetric.fetchAll(db, sql: "SELECT step, loss, val_loss FROM training_metrics WHERE run_id = ? ORDER BY step",

@@ -5,6 +5,7 @@ import Configuration
 import SystemPackage
 import Foundation
 
+/// An installation's folders, database, models and daemon knobs (DESIGN.md §9).
 public struct Settings: Sendable {
     public var root: String
     public var database: String

@@ -7,15 +7,17 @@ import ConvCore
 import Foundation
 import Imaging
 
+/// What `tessera bench` measures, as a library: build one, set its knobs, run it on a model.
 public struct Benchmark: Sendable {
     public var threads: Int
     /// Also time training steps (Adam, MSE) at batch 32 and 64.
     public var train = false
-    /// Length of each timed window (the best of three is kept).
-    public var window: Double = 1
+    /// Seconds each rate is timed over (the best of three such runs is kept).
+    public var secondsPerRate: Double = 1
     /// Side of the square image the whole-image paths run on.
     public var imageSide = 2048
 
+    /// A benchmark on `threads` threads with the default timing.
     public init(threads: Int) { self.threads = threads }
 
     /// What one run measured.
@@ -76,6 +78,7 @@ public struct Benchmark: Sendable {
         }
     }
 
+    /// Measures `model` (seconds to a minute at the default timing).
     public func run(_ model: Model) throws -> Report {
         let inputShape = model.summary.layers.first!.outputShape.dropFirst().map { $0 ?? TileGrid.inputSize }
         let plan = InferencePlan(model)
@@ -138,7 +141,7 @@ public struct Benchmark: Sendable {
         return (Double(imageSide * imageSide) / 1e6 / best, output!)
     }
 
-    /// Runs per second of `body`, after one warm-up run: the best of three windows, as
+    /// Runs per second of `body`, after one warm-up run: the best of three timed runs, as
     /// Benchmarks/compare.py times its peers (the two vCPUs here are sometimes busy).
     private func bestRate(_ body: () throws -> Void) rethrows -> Double {
         try body()
@@ -149,7 +152,7 @@ public struct Benchmark: Sendable {
             repeat {
                 try body()
                 runs += 1
-            } while Date().timeIntervalSince(start) < window
+            } while Date().timeIntervalSince(start) < secondsPerRate
             best = max(best, Double(runs) / Date().timeIntervalSince(start))
         }
         return best

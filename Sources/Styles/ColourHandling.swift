@@ -5,13 +5,17 @@
 import ConvCore
 import Foundation
 
+/// A style's colour handling (DESIGN.md §7): what the network sees and what it gives back.
 public struct ColourHandling: Sendable, Equatable, Codable {
+    /// The colour the network takes.
     public enum Input: String, Sendable, Codable, CaseIterable { case rgb, luminance, hsv, ycbcr }
+    /// The colour the network returns; cbcr is recombined with the input's own luminance.
     public enum Output: String, Sendable, Codable, CaseIterable { case rgb, luminance, hsv, cbcr }
 
     public var input: Input
     public var output: Output
 
+    /// A colour handling; the default is RGB to RGB.
     public init(input: Input = .rgb, output: Output = .rgb) { (self.input, self.output) = (input, output) }
 
     /// From a model file's `tessera.style` metadata; none means RGB to RGB.

@@ -5,6 +5,7 @@ import ConvCore
 import Foundation
 import Imaging
 
+/// A style: a model file checked to map tiles to cores, compiled for inference, with its colour handling.
 public struct Style: Sendable {
     public let name: String
     public let file: URL
@@ -16,6 +17,10 @@ public struct Style: Sendable {
     public let colour: ColourHandling
     public let metadata: [String: String]
 
+    /// The model file's metrics on held-out data (JSON), when it was trained by `tessera train`.
+    public var metrics: String? { metadata[Model.metricsMetadataKey] }
+
+    /// Loads and checks a model file; the error names the file and the reason.
     public static func load(_ file: URL, name: String? = nil) throws -> Style {
         let (model, metadata) = try Model.load(file)
         let colour: ColourHandling

@@ -4,9 +4,11 @@
 import ConvCore
 import Foundation
 
+/// The styles of a models folder, by name; paths to model files work wherever a name does.
 public struct StyleRegistry: Sendable {
     public let directory: URL
 
+    /// The registry of this folder.
     public init(directory: URL) { self.directory = directory }
 
     /// Style names in the folder, sorted.

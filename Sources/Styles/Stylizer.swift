@@ -5,6 +5,7 @@ import ConvCore
 import Foundation
 import Imaging
 
+/// Image in, image out: a style over every tile of an image, streamed, on a pool of threads.
 public struct Stylizer: Sendable {
     public let style: Style
     public var threads: Int
@@ -17,11 +18,13 @@ public struct Stylizer: Sendable {
     /// Whether this stylizer takes the region fast path for images without alpha.
     public var takesRegionPath: Bool { allowsRegionPath && style.region != nil }
 
+    /// A stylizer for `style` on `threads` threads.
     public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.style = style
         self.threads = max(1, threads)
     }
 
+    /// What a stylize run produced.
     public struct Result: Sendable {
         public let width: Int
         public let height: Int

@@ -5,7 +5,9 @@
 import ConvCore
 import Imaging
 
+/// A network over a whole image held in memory, tiled or on the region path (benchmarks and tests).
 public enum WholeImage {
+    /// The tiled path: tiles in batches of `batch` per thread, cores put back.
     public static func tiled(_ image: Tensor, plan: InferencePlan, pool: WorkerPool, batch: Int = 64) throws -> Tensor {
         let grid = TileGrid(width: image.shape[2], height: image.shape[1])
         let rowsPerPass = max(1, batch * pool.threads / grid.columns)

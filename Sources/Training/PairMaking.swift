@@ -4,6 +4,7 @@
 import Foundation
 import Imaging
 
+/// Training pairs made from photos with a reference filter.
 public enum PairMaking {
     /// Makes the pairs; returns how many were written. `made` hears each pair's name, `problem`
     /// each photo skipped.

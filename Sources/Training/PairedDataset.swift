@@ -35,6 +35,7 @@ struct Pair: Sendable {
     let target: PairImage
 }
 
+/// A pair that was skipped: the file and the reason.
 public struct PairProblem: Sendable, CustomStringConvertible {
     public let file: String
     public let reason: String
@@ -122,6 +123,7 @@ struct PairedDataset: Sendable {
     }
 }
 
+/// A training run that cannot start or continue, with the reason.
 public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }

@@ -12,6 +12,7 @@ import Imaging
 import JobStore
 import Styles
 
+/// Where a run is, reported after every step.
 public struct TrainingProgress: Sendable {
     public let epoch: Int, epochs: Int
     public let step: Int, steps: Int
@@ -25,6 +26,7 @@ public struct TrainingProgress: Sendable {
     public let checkpointed: Bool
 }
 
+/// What a finished run produced: the installed style, its report and the losses.
 public struct TrainingResult: Sendable {
     public let run: Int64
     public let modelFile: URL
@@ -35,6 +37,7 @@ public struct TrainingResult: Sendable {
     public let bestStep: Int
 }
 
+/// A style learnt from paired folders: started fresh or resumed from its last checkpoint.
 public final class StyleTraining {
     public let settings: TrainingSettings
     let run: TrainingRun

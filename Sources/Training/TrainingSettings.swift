@@ -5,6 +5,7 @@ import ConvCore
 import Foundation
 import Styles
 
+/// Everything a training run is defined by, stored with the run so it resumes exactly.
 public struct TrainingSettings: Codable, Sendable, Equatable {
     public var name: String
     /// Absolute paths of the paired folders.
@@ -33,6 +34,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var spec: String?
     public var dataDigest: String?
 
+    /// Settings with the defaults for a style `name` from these folders.
     public init(name: String, inputs: String, targets: String) { (self.name, self.inputs, self.targets) = (name, inputs, targets) }
 
     var totalSteps: Int { epochs * stepsPerEpoch }

@@ -10,7 +10,7 @@ import Testing
     @Test func reportIsCompleteAndConsistent() throws {
         let spec = try ModelSpec(json: #"{"name": "small", "input": {"name": "in", "shape": [36, 36, 3]}, "layers": [{"name": "a", "type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}, {"name": "b", "type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same"}, {"name": "out", "type": "Cropping2D", "cropping": 10}]}"#)
         var benchmark = Benchmark(threads: 2)
-        (benchmark.window, benchmark.imageSide, benchmark.train) = (0.02, 160, true)
+        (benchmark.secondsPerRate, benchmark.imageSide, benchmark.train) = (0.02, 160, true)
         let report = try benchmark.run(try Model(spec: spec, seed: 1))
         #expect(report.multiplyAddsPerTile == 36 * 36 * 9 * 3 * 8 + 36 * 36 * 9 * 8 * 3)
         #expect(report.computedMultiplyAddsPerTile < report.multiplyAddsPerTile) // tile windows trim the maps

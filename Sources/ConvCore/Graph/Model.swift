@@ -1,6 +1,7 @@
 // A model: the graph of a spec plus its parameter tensors (Keras layouts, named "<layer>.<param>").
 // Forward runs in inference mode (predict) or training mode (batch statistics, dropout).
 
+/// A network: the graph of a spec with its parameter tensors, run forward (inference or training mode) and backward.
 public struct Model: Sendable {
     let graph: ModelGraph
     public let spec: ModelSpec
@@ -59,6 +60,7 @@ public struct Model: Sendable {
         return try run(inputs, &context, keep: false).outputs
     }
 
+    /// Inference on a model with one input and one output.
     public func predict(_ input: Tensor) throws -> Tensor { try predict([input])[0] }
 
     /// Training-mode forward: batch statistics (moving statistics updated in place) and dropout

@@ -3,6 +3,7 @@
 
 import Foundation
 
+/// A model spec (DESIGN.md §5): Keras layer types and arguments, wiring and outputs, parsed from JSON.
 public struct ModelSpec: Sendable {
     struct LayerEntry: Sendable {
         let name: String
@@ -19,6 +20,7 @@ public struct ModelSpec: Sendable {
     /// The spec as given, stored verbatim in model files.
     public let text: String
 
+    /// Parses a spec, refusing malformed JSON and unknown fields with the reason.
     public init(json text: String) throws {
         let root: JSONValue
         do { root = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) } catch {
@@ -97,6 +99,7 @@ public struct ModelSpec: Sendable {
         return ModelSpec(name: name, layers: layers, outputs: outputs, text: text)
     }
 
+    /// Reads and parses a spec file.
     public init(contentsOf url: URL) throws {
         self = try decodeFile(url) { data in
             guard let text = String(data: data, encoding: .utf8) else { throw ModelError("spec is not UTF-8 text") }

@@ -2,7 +2,9 @@
 
 import Foundation
 
+/// The Keras-style summary of a model: a row per layer and the parameter totals.
 public struct Summary: Sendable, Codable, Equatable {
+    /// One layer's line: name, type, output shape, parameters and inputs.
     public struct Row: Sendable, Codable, Equatable {
         public let name: String
         public let type: String

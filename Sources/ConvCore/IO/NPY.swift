@@ -3,11 +3,14 @@
 
 import Foundation
 
+/// NumPy `.npy` files of float32 tensors (version 1 to 3 headers, C order), the golden tests' exchange format.
 public enum NPY {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
+    /// Reads a float32 `.npy` file.
     public static func read(_ url: URL) throws -> Tensor { try decodeFile(url, decode) }
 
+    /// Decodes a float32 `.npy` file, refusing other dtypes, Fortran order and truncated data.
     public static func decode(_ data: Data) throws -> Tensor {
         let bytes = [UInt8](data.prefix(12))
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw ModelError("not a .npy file") }
@@ -61,6 +64,7 @@ public enum NPY {
         return rest.trimmingCharacters(in: .whitespaces)
     }
 
+    /// Encodes a tensor as a version 1 `.npy` file.
     public static func encode(_ t: Tensor) -> Data {
         let shape = t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
@@ -74,6 +78,7 @@ public enum NPY {
         return out
     }
 
+    /// Writes a tensor as a `.npy` file.
     public static func write(_ t: Tensor, to url: URL) throws {
         try writeAtomically(encode(t), to: url)
     }

@@ -4,17 +4,21 @@
 
 import Foundation
 
+/// The safetensors format (DESIGN.md §6): an 8-byte header length, a JSON header, raw little-endian tensors.
 public enum Safetensors {
     /// The reference implementation's limit; a larger header is an attack, not a model.
     static let maxHeaderBytes = 100_000_000
 
+    /// A file's tensors by name and its string metadata.
     public struct Contents: Sendable {
         public var tensors: [String: Tensor]
         public var metadata: [String: String]
     }
 
+    /// Reads a safetensors file.
     public static func read(_ url: URL) throws -> Contents { try decodeFile(url, decode) }
 
+    /// Decodes a safetensors file, checking header bounds, F32 dtype, shapes and that the tensors tile the data exactly.
     public static func decode(_ data: Data) throws -> Contents {
         let bytes = [UInt8](data.prefix(8))
         guard bytes.count == 8 else { throw ModelError("not a safetensors file: only \(data.count) bytes") }
@@ -131,6 +135,7 @@ public enum Safetensors {
         return out
     }
 
+    /// Writes tensors (in the given order) and metadata as a safetensors file.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         try writeAtomically(encode(tensors, metadata: metadata), to: url)
     }

@@ -7,6 +7,7 @@
 // few tiles that the pool's threads take in turn, each running the whole graph on its chunk, so
 // there is no barrier between layers.
 
+/// A model compiled for inference: packed and folded convolutions, fused activations, tile windows, batches split across a pool.
 public struct InferencePlan: Sendable {
     enum Operation: Sendable {
         case convolution(Conv2D, DirectConvolution, Epilogue)
@@ -27,7 +28,7 @@ public struct InferencePlan: Sendable {
         /// each input holds (it may hold more than this step reads, for its other consumers).
         var window: (computed: NodeWindows, have: [TileWindow])?
         /// A convolution's geometry on its input window.
-        var geometry: WindowGeometry?
+        var geometry: KernelGeometry?
     }
 
     let graph: ModelGraph
@@ -153,7 +154,7 @@ public struct InferencePlan: Sendable {
             switch step.operation {
             case let .convolution(conv, kernel, epilogue):
                 let (_, h, w, _) = xs[0].nhwc
-                let g = step.geometry ?? WindowGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
+                let g = step.geometry ?? KernelGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
                 values[step.node] = kernel.run(xs[0], geometry: g, epilogue: epilogue)
             case let .transposedConvolution(kernel, epilogue):
                 values[step.node] = kernel.run(xs[0], epilogue: epilogue, window: step.window.map { ($0.have[0], $0.computed.output) })

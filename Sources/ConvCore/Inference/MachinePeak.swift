@@ -4,6 +4,7 @@
 
 import Foundation
 
+/// This machine's measured fp32 multiply-add peak, the yardstick `tessera bench` compares kernels with.
 public enum MachinePeak {
     /// FLOP/s (2 per lane of each FMA) of `pool`'s threads together, best of seven short runs (a
     /// run that shares its core with the host's other work would understate the peak). This

@@ -12,6 +12,7 @@
 
 import Foundation
 
+/// The region fast path (DESIGN.md §4): a tile model run on regions of many tiles at once, where the analysis proves it exact.
 public struct RegionPlan: Sendable {
     /// How far (input pixels) an output pixel's receptive field reaches from it, largest over both axes.
     public let radius: Int

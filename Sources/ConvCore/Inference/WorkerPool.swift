@@ -4,6 +4,7 @@
 
 import Foundation
 
+/// A fixed set of threads that run the parts of a job in turn; the conv core splits batches, blocks and training shares across it.
 public final class WorkerPool: @unchecked Sendable { // all state is behind `condition`
     public let threads: Int
     private let condition = NSCondition()

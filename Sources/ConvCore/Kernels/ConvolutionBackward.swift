@@ -14,7 +14,7 @@ func biasGradient(_ dz: Tensor) -> Tensor {
 // MARK: Conv2D
 
 /// dW[ky, kx, ci, co] = sum over output pixels (b, oy, ox) of x[b, oy * sh + ky - padTop, ox * sw + kx - padLeft, ci] * dz[b, oy, ox, co].
-func conv2dWeightGradient(_ x: Tensor, _ dz: Tensor, geometry g: WindowGeometry) -> Tensor {
+func conv2dWeightGradient(_ x: Tensor, _ dz: Tensor, geometry g: KernelGeometry) -> Tensor {
     let cin = x.shape[3], cout = dz.shape[3]
     let hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw
     // Eight floats of slack: the last pixel's channel block may read up to seven past its end.
@@ -76,7 +76,7 @@ private func weightGradientTap(dw: UnsafeMutablePointer<Float>, tap: Int, padded
 
 /// dx for stride 1: the 'full' correlation of dz with the kernel flipped in space and transposed
 /// in channels, which the forward kernel computes.
-func conv2dInputGradientStrideOne(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
+func conv2dInputGradientStrideOne(_ dz: Tensor, kernel: Tensor, geometry g: KernelGeometry) -> Tensor {
     let (kh, kw, cin, cout) = (g.kh, g.kw, kernel.shape[2], kernel.shape[3])
     var flipped = Tensor(zeros: [kh, kw, cout, cin])
     for tap in 0..<(kh * kw) {
@@ -85,13 +85,13 @@ func conv2dInputGradientStrideOne(_ dz: Tensor, kernel: Tensor, geometry g: Wind
             for co in 0..<cout { flipped.scalars[(mirrored * cout + co) * cin + ci] = kernel.scalars[(tap * cin + ci) * cout + co] }
         }
     }
-    let full = WindowGeometry(inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kernel: (kh, kw),
+    let full = KernelGeometry(inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kernel: (kh, kw),
                               padTop: kh - 1 - g.padTop, padLeft: kw - 1 - g.padLeft)
     return DirectConvolution(kernel: flipped, bias: nil).run(dz, geometry: full, activation: .linear)
 }
 
 /// dx for any stride: each output pixel's gradient scattered back through the kernel taps.
-func conv2dInputGradient(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
+func conv2dInputGradient(_ dz: Tensor, kernel: Tensor, geometry g: KernelGeometry, inputShape: [Int]) -> Tensor {
     let (cin, cout, taps) = (kernel.shape[2], kernel.shape[3], g.kh * g.kw)
     // With the kernel as [tap, co, ci] the innermost loop runs along ci without a reduction.
     var transposed = [Float](repeating: 0, count: kernel.count)
@@ -107,7 +107,7 @@ func conv2dInputGradient(_ dz: Tensor, kernel: Tensor, geometry g: WindowGeometr
 /// dx[b, oy * sh - padTop + ky, ox * sw - padLeft + kx, :] += dz[b, oy, ox, co] * kernel[ky, kx, co, :]
 /// for every output pixel, tap and output channel whose input pixel lies inside dx [n, h, w, cin].
 private func conv2dInputScatter(dx: UnsafeMutablePointer<Float>, dz: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                                n: Int, h: Int, w: Int, cin: Int, cout: Int, _ g: WindowGeometry) {
+                                n: Int, h: Int, w: Int, cin: Int, cout: Int, _ g: KernelGeometry) {
     for row in 0..<(n * g.outH) {
         let (b, oy) = (row / g.outH, row % g.outH)
         for ox in 0..<g.outW {

@@ -33,11 +33,11 @@ struct DirectConvolution: Sendable {
         for co in 0..<(bias == nil ? 0 : cout) { self.bias.pointer[co] = bias![co] }
     }
 
-    func run(_ x: Tensor, geometry g: WindowGeometry, activation: Activation) -> Tensor {
+    func run(_ x: Tensor, geometry g: KernelGeometry, activation: Activation) -> Tensor {
         run(x, geometry: g, epilogue: Epilogue(activation: activation))
     }
 
-    func run(_ x: Tensor, geometry g: WindowGeometry, epilogue: Epilogue) -> Tensor {
+    func run(_ x: Tensor, geometry g: KernelGeometry, epilogue: Epilogue) -> Tensor {
         let n = x.shape[0]
         let hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw
         let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)

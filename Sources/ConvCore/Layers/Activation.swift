@@ -3,6 +3,7 @@
 
 import Foundation
 
+/// The activations of the Keras vocabulary, by their Keras names.
 public enum Activation: String, CaseIterable, Sendable {
     case linear, relu, sigmoid, tanh, softplus
     /// Keras 3's default negative slope.

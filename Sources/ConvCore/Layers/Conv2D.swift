@@ -58,9 +58,9 @@ struct Conv2D: SlidingWindowLayer {
 
     /// Where the kernel reads when `output` of the output map is computed from the input window
     /// `have` of an input of per-sample dims `input` (negative padding skips input rows).
-    func geometry(reading have: TileWindow, for output: TileWindow, input: Dims) -> WindowGeometry {
-        let full = WindowGeometry(inH: input[0]!, inW: input[1]!, kernel: kernel, strides: strides, padding: padding)
-        return WindowGeometry(inH: have.rows.count, inW: have.cols.count, outH: output.rows.count, outW: output.cols.count,
+    func geometry(reading have: TileWindow, for output: TileWindow, input: Dims) -> KernelGeometry {
+        let full = KernelGeometry(inH: input[0]!, inW: input[1]!, kernel: kernel, strides: strides, padding: padding)
+        return KernelGeometry(inH: have.rows.count, inW: have.cols.count, outH: output.rows.count, outW: output.cols.count,
                               kernel: kernel, strides: strides,
                               padTop: have.rows.lowerBound - (output.rows.lowerBound * strides.0 - full.padTop),
                               padLeft: have.cols.lowerBound - (output.cols.lowerBound * strides.1 - full.padLeft))
@@ -71,7 +71,7 @@ struct Conv2D: SlidingWindowLayer {
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         let x = inputs[0]
         let (_, h, w, _) = x.nhwc
-        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        let g = KernelGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
         return DirectConvolution(kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
             .run(x, geometry: g, activation: activation)
     }
@@ -80,7 +80,7 @@ struct Conv2D: SlidingWindowLayer {
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let x = inputs[0]
         let (_, h, w, _) = x.nhwc
-        let g = WindowGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        let g = KernelGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
         let dz = activation.backward(output: output, gradient: gradient)
         let dk = conv2dWeightGradient(x, dz, geometry: g)
         let dx = strides == (1, 1) ? conv2dInputGradientStrideOne(dz, kernel: parameters[0], geometry: g)

@@ -20,8 +20,8 @@ enum Padding: String, Sendable {
     }
 }
 
-/// Where a sliding window (kernel or pool) reads, for one concrete input size.
-struct WindowGeometry {
+/// Where a sliding kernel (convolution or pooling) reads, for one concrete input size.
+struct KernelGeometry {
     let kh, kw, sh, sw: Int
     let inH, inW, outH, outW: Int
     let padTop, padLeft: Int

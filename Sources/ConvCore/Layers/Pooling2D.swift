@@ -36,7 +36,7 @@ extension Pooling2D {
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         let x = inputs[0]
         let (n, h, w, c) = x.nhwc
-        let g = WindowGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
+        let g = KernelGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
         var y = Tensor(zeros: [n, g.outH, g.outW, c])
         pool2dForward(out: &y.scalars, x: x.scalars, kind: Self.kind, n: n, c: c, g)
         return y
@@ -48,7 +48,7 @@ extension Pooling2D {
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let x = inputs[0]
         let (n, h, w, c) = x.nhwc
-        let g = WindowGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
+        let g = KernelGeometry(inH: h, inW: w, kernel: pool, strides: strides, padding: padding)
         var dx = Tensor(zeros: x.shape)
         pool2dBackward(dx: &dx.scalars, x: x.scalars, dz: gradient.scalars, kind: Self.kind, n: n, c: c, g)
         return LayerGradients(inputs: [dx], parameters: [])
@@ -56,13 +56,13 @@ extension Pooling2D {
 }
 
 /// The input rows and columns output pixel (oy, ox) pools: its window clipped to the real pixels.
-private func poolWindow(_ oy: Int, _ ox: Int, _ g: WindowGeometry) -> (rows: Range<Int>, cols: Range<Int>) {
+private func poolWindow(_ oy: Int, _ ox: Int, _ g: KernelGeometry) -> (rows: Range<Int>, cols: Range<Int>) {
     (max(oy * g.sh - g.padTop, 0)..<min(oy * g.sh - g.padTop + g.kh, g.inH),
      max(ox * g.sw - g.padLeft, 0)..<min(ox * g.sw - g.padLeft + g.kw, g.inW))
 }
 
 /// out[b, oy, ox, :] = the max or mean of x[b, window(oy, ox), :]; x [n, inH, inW, c].
-private func pool2dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, kind: PoolKind, n: Int, c: Int, _ g: WindowGeometry) {
+private func pool2dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, kind: PoolKind, n: Int, c: Int, _ g: KernelGeometry) {
     for p in 0..<(n * g.outH * g.outW) {
         let (b, oy, ox) = (p / (g.outH * g.outW), p / g.outW % g.outH, p % g.outW)
         let (rows, cols) = poolWindow(oy, ox, g), o = out + p * c
@@ -92,7 +92,7 @@ private func pool2dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Fl
 /// dx for dz [n, outH, outW, c]: each gradient to its window's first largest input (max) or
 /// spread evenly over the window (average).
 private func pool2dBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dz: UnsafePointer<Float>,
-                            kind: PoolKind, n: Int, c: Int, _ g: WindowGeometry) {
+                            kind: PoolKind, n: Int, c: Int, _ g: KernelGeometry) {
     for p in 0..<(n * g.outH * g.outW) {
         let (b, oy, ox) = (p / (g.outH * g.outW), p / g.outW % g.outH, p % g.outW)
         let (rows, cols) = poolWindow(oy, ox, g)

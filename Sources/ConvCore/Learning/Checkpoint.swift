@@ -5,15 +5,18 @@
 import Foundation
 
 extension Trainer {
+    /// A trainer's exact state: the weights as a model file and the optimizer's state, both safetensors bytes.
     public struct Checkpoint: Sendable {
         /// A model file (safetensors with the spec).
         public let weights: Data
         /// Safetensors: optimizer slots; metadata: hyperparameters, iterations, loss, generator.
         public let state: Data
 
+        /// A checkpoint from the bytes a store kept.
         public init(weights: Data, state: Data) { (self.weights, self.state) = (weights, state) }
     }
 
+    /// The state to resume from, bit for bit.
     public func checkpoint() -> Checkpoint {
         var (metadata, tensors) = optimizer.state
         metadata["loss"] = loss.rawValue
@@ -21,6 +24,7 @@ extension Trainer {
         return Checkpoint(weights: model.encoded(), state: Safetensors.encode(tensors, metadata: metadata))
     }
 
+    /// A trainer that continues exactly where `checkpoint` was taken.
     public init(resuming checkpoint: Checkpoint) throws {
         let model = try Model.decode(checkpoint.weights).model
         let state = try Safetensors.decode(checkpoint.state)

@@ -1,6 +1,7 @@
 // Losses as Keras defines them, averaged over every element of the batch (Keras takes the mean
 // over the last axis, then over the rest): MSE, MAE and Huber with delta 1.
 
+/// The losses of the Keras vocabulary: mean squared error, mean absolute error, Huber (delta 1).
 public enum Loss: String, CaseIterable, Codable, Sendable {
     case mse, mae, huber
 

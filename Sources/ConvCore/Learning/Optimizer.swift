@@ -3,8 +3,10 @@
 
 import Foundation
 
+/// Which update rule an optimizer applies.
 public enum OptimizerKind: String, Sendable, CaseIterable { case sgd, adam }
 
+/// SGD (with momentum, optionally Nesterov) or Adam, with Keras' defaults and update order.
 public struct Optimizer: Sendable {
     public let kind: OptimizerKind
     public var learningRate: Float
@@ -74,6 +76,7 @@ public struct Optimizer: Sendable {
         return (metadata, tensors)
     }
 
+    /// An optimizer restored from a checkpoint's state.
     public init(state metadata: [String: String], tensors: [String: Tensor]) throws {
         func float(_ key: String) throws -> Float {
             guard let s = metadata[key], let bits = UInt32(s, radix: 16) else { throw ModelError("optimizer state: bad or missing '\(key)'") }

@@ -1,5 +1,6 @@
 // One training step with no I/O: forward in training mode, loss, backward, optimizer update.
 
+/// A model, its optimizer and loss: training steps on batches, split across a pool where the layers allow.
 public struct Trainer: Sendable {
     public var model: Model
     public var optimizer: Optimizer
@@ -7,6 +8,7 @@ public struct Trainer: Sendable {
     /// Dropout masks; part of the state a resumed run needs.
     public var generator: SeededGenerator
 
+    /// A trainer from fresh or loaded weights; `seed` draws the dropout masks.
     public init(model: Model, optimizer: Optimizer, loss: Loss, seed: UInt64 = 0) {
         self.model = model
         self.optimizer = optimizer

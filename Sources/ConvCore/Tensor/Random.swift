@@ -1,11 +1,14 @@
 // A small seedable generator (SplitMix64) so initial weights and dropout masks are reproducible
 // from a seed on every platform, independent of the system's random source.
 
+/// A small reproducible random number generator (SplitMix64): same seed, same weights, batches and masks on every machine.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     public private(set) var state: UInt64
 
+    /// A generator starting from `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

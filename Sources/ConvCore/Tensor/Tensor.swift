@@ -2,6 +2,7 @@
 // channels of one pixel are contiguous (what SIMD over channels wants) and a batch of tiles is
 // one buffer (what batching wants).
 
+/// A dense Float32 tensor, row-major with the last axis fastest: NHWC for image batches.
 public struct Tensor: Sendable, Equatable {
     /// Dimensions, batch first. An image batch is [n, h, w, c].
     public private(set) var shape: [Int]
@@ -9,6 +10,7 @@ public struct Tensor: Sendable, Equatable {
     /// `init(shape:writing:)` or `withUnsafeMutableScalars`, which keep the count fixed.
     public internal(set) var scalars: [Float]
 
+    /// A tensor of `shape` holding `scalars` (as many as the shape needs).
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         precondition(shape.reduce(1, *) == scalars.count,
@@ -17,6 +19,7 @@ public struct Tensor: Sendable, Equatable {
         self.scalars = scalars
     }
 
+    /// A tensor of zeros.
     public init(zeros shape: [Int]) {
         self.init(shape: shape, scalars: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
@@ -36,6 +39,7 @@ public struct Tensor: Sendable, Equatable {
         try scalars.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
     }
 
+    /// A tensor with every element `value`.
     public init(repeating value: Float, shape: [Int]) {
         self.init(shape: shape, scalars: [Float](repeating: value, count: shape.reduce(1, *)))
     }
