@@ -105,7 +105,8 @@ struct PairedDataset: Sendable {
             throw TrainingError("\(folder.path): no such folder")
         }
         return try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: [.isRegularFileKey])
-            .filter { !$0.lastPathComponent.hasPrefix(".") && (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+            // A link to a photo counts as the photo (a split of a corpus is a folder of links).
+            .filter { !$0.lastPathComponent.hasPrefix(".") && (try? $0.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
     }
 
