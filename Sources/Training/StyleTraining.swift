@@ -201,9 +201,10 @@ public final class StyleTraining {
             throw TrainingError("run \(run.id) has no checkpoint to export")
         }
         let model = try Model.decode(best.weights).model
+        // No wall-clock time (the run's timestamps are in the database): the same data, settings
+        // and thread count give the same file, byte for byte.
         let provenance: [String: Any] = [
-            "run": run.id, "step": best.step, "epoch": best.epoch, "steps": settings.totalSteps,
-            "trained_at": ISO8601DateFormatter().string(from: Date()), "data_digest": dataDigest,
+            "run": run.id, "step": best.step, "epoch": best.epoch, "steps": settings.totalSteps, "data_digest": dataDigest,
             "training_pairs": pairCounts.training, "validation_pairs": pairCounts.validation,
             "seed": settings.seed, "batch": settings.batch, "learning_rate": Double(settings.learningRate),
             "loss": settings.loss.rawValue, "augment": settings.augment, "from": settings.from ?? NSNull(),

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Retrains shipped styles from the photo corpus, reproducibly: same corpus, seed and thread count,
+# same file. Trains on the 155 photos not listed in Models/heldout.txt, writes the styles into
+# Models/ (replacing them) and prints their held-out figures from `tessera eval`.
+#   Models/retrain.sh [CORPUS] [STYLE...]      (default ../shared/data/train-photos, every style below)
+# Run from the repository root after `swift build -c release`; 2 threads, about 90 seconds for edges
+# on an AMD EPYC Zen 5.
+set -euo pipefail
+corpus=${1:-../shared/data/train-photos}; shift || true
+styles=${*:-edges}
+tessera=.build/release/tessera
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TESSERA_ROOT="$work/var" TESSERA_MODELS="$work/models"
+Models/split-photos.sh "$corpus" "$work/photos"
+for style in $styles; do
+  "$tessera" pairs make --style "$style" --from "$work/photos/train" --out "$work/pairs-$style" --size 512
+  pairs=(--inputs "$work/pairs-$style/input" --targets "$work/pairs-$style/target" --val-split 0.1 --seed 7 --threads 2)
+  case $style in
+    edges)
+      "$tessera" train edges "${pairs[@]}" --spec Models/specs/edges.json --epochs 20 --steps 1000 --batch 32 --lr 0.003
+      ;;
+    *) echo "no recipe for $style" >&2; exit 2 ;;
+  esac
+  cp "$work/models/$style.safetensors" "Models/$style.safetensors"
+  "$tessera" eval "Models/$style.safetensors" --photos "$work/photos/heldout" --threads 2
+done
