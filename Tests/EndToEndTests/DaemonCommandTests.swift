@@ -9,6 +9,7 @@ import JobStore
 import Styles
 import Synchronization
 import Testing
+import Training
 
 @Suite(.serialized, .tags(.slow)) struct DaemonCommandTests {
     /// A daemon over a fresh root with the identity style and a spec-based "tint" style; its log
@@ -89,6 +90,49 @@ import Testing
     static func image(_ seed: UInt64, width: Int = 48, height: Int = 40) -> Tensor {
         var g = SeededGenerator(seed: seed)
         return Tensor(shape: [1, height, width, 3], scalars: (0..<(width * height * 3)).map { _ in g.nextUnitFloat() })
+    }
+
+    /// Each shipped style through the daemon as a user drops a photo in: the output has the photo's
+    /// size and is closer to the style's reference than the baseline (the photo itself, a flat
+    /// image, the grey input); every shipped style takes the region path.
+    @Test func shippedStylesRunThroughTheDaemon() throws {
+        let daemon = try Running()
+        defer { daemon.stop() }
+        let repository = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent()
+        for filter in ReferenceFilter.allCases {
+            let model = repository.appendingPathComponent("\(filter.rawValue).safetensors")
+            #expect(try Style.load(model).region != nil, "\(filter.rawValue) is tiled")
+            try FileManager.default.copyItem(at: model, to: daemon.root.appendingPathComponent("models/\(filter.rawValue).safetensors"))
+        }
+        kill(daemon.process.processIdentifier, SIGHUP)
+        let ready = Date().addingTimeInterval(20)
+        while try daemon.store().styles().count < 5 && Date() < ready { usleep(50_000) }
+        let photo = repository.deletingLastPathComponent().appendingPathComponent("Tests/EndToEndTests/Fixtures/new-photo/scribus-005.jpg")
+        var pairs: [ReferenceFilter: (input: Tensor, target: Tensor)] = [:]
+        for filter in ReferenceFilter.allCases {
+            let staging = daemon.root.appendingPathComponent("staging-\(filter.rawValue)")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+            let (input, target) = (staging.appendingPathComponent("photo.png"), staging.appendingPathComponent("target.png"))
+            try filter.makePair(from: photo, longSide: 300, input: input, target: target)
+            pairs[filter] = (try ImageFile.load(input).pixels, try ImageFile.load(target).pixels)
+            try FileManager.default.createDirectory(at: daemon.folder("inbox/\(filter.rawValue)"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: input, to: daemon.folder("inbox/\(filter.rawValue)/photo.png"))
+        }
+        let jobs = try daemon.waitForJobs(3)
+        #expect(jobs.count == 3 && jobs.allSatisfy { $0["status"] as? String == "done" }, "\(jobs)")
+        for (filter, pair) in pairs {
+            let output = try ImageFile.load(daemon.folder("outbox/\(filter.rawValue)/photo.png")).pixels
+            #expect(output.shape == pair.target.shape, "\(filter.rawValue): \(output.shape) for \(pair.target.shape)")
+            guard output.shape == pair.target.shape else { continue }
+            let baseline: Tensor
+            switch filter {
+            case .posterize: baseline = pair.input
+            case .edges: baseline = Tensor(repeating: pair.target.scalars.reduce(0, +) / Float(pair.target.count), shape: pair.target.shape)
+            case .colorize: baseline = Tensor(shape: pair.target.shape, scalars: pair.input.scalars.flatMap { [$0, $0, $0] })
+            }
+            let (psnr, baselinePSNR) = (Evaluation.psnr(output, pair.target), Evaluation.psnr(baseline, pair.target))
+            #expect(psnr > baselinePSNR, "\(filter.rawValue): \(psnr) dB, baseline \(baselinePSNR) dB")
+        }
     }
 
     @Test func twentyImagesOverTwoStylesComeOutOnceEach() throws {
