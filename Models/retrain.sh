@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrains shipped styles from the photo corpus, reproducibly: same corpus, seed and thread count,
 # same file. Trains on the 155 photos not listed in Models/heldout.txt, writes the styles into
-# Models/ (replacing them) and prints their held-out figures from `tessera eval`.
+# Models/ (replacing them), prints their held-out figures from `tessera eval` and records them in
+# the files (`tessera styles` shows them).
 #   Models/retrain.sh [CORPUS] [STYLE...]      (default ../shared/data/train-photos, every style below)
 # Run from the repository root after `swift build -c release`; 2 threads on an AMD EPYC Zen 5: about
 # 90 seconds for edges, 4 minutes for posterize. colorize is still the model trained before the split.
@@ -26,5 +27,5 @@ for style in $styles; do
     *) echo "no recipe for $style" >&2; exit 2 ;;
   esac
   cp "$work/models/$style.safetensors" "Models/$style.safetensors"
-  "$tessera" eval "Models/$style.safetensors" --photos "$work/photos/heldout" --threads 2
+  "$tessera" eval "Models/$style.safetensors" --photos "$work/photos/heldout" --threads 2 --record
 done

@@ -17,8 +17,11 @@ public struct Style: Sendable {
     public let colour: ColourHandling
     public let metadata: [String: String]
 
-    /// The model file's metrics on held-out data (JSON), when it was trained by `tessera train`.
+    /// The model file's metrics on validation data (JSON), when it was trained by `tessera train`.
     public var metrics: String? { metadata[Model.metricsMetadataKey] }
+
+    /// The style's figures on held-out photos, when `tessera eval --record` stored them.
+    public var heldOut: HeldOutFigures? { HeldOutFigures(metadata: metadata) }
 
     /// Loads and checks a model file; the error names the file and the reason.
     public static func load(_ file: URL, name: String? = nil) throws -> Style {

@@ -73,6 +73,15 @@ public struct Evaluation: Sendable {
         public var mean: Score?
         public var problems: [String]
 
+        /// The mean figures as a model file records them; nil without scored photos.
+        public var heldOut: HeldOutFigures? {
+            mean.map { m in
+                HeldOutFigures(photos: photos.count, baseline: baseline.rawValue, psnr: m.psnr, ssim: m.ssim, baselinePsnr: m.baselinePsnr,
+                               baselineSsim: m.baselineSsim, chromaFraction: m.chromaFraction, meanCbOffset: m.meanCbOffset,
+                               meanCrOffset: m.meanCrOffset, onLevels: m.onLevels)
+            }
+        }
+
         public func encode(to encoder: any Encoder) throws {
             enum Key: String, CodingKey { case style, baseline, photos, mean, problems }
             var c = encoder.container(keyedBy: Key.self)
@@ -216,6 +225,15 @@ public struct Evaluation: Sendable {
     private static func meanDifference(_ a: Tensor, _ b: Tensor, channel: Int) -> Double {
         let pixels = a.count / 3
         return (0..<pixels).reduce(0.0) { $0 + Double(a.scalars[3 * $1 + channel] - b.scalars[3 * $1 + channel]) } / Double(max(pixels, 1))
+    }
+
+    /// Rewrites the style's model file with `report`'s figures as its held-out metadata.
+    public func record(_ report: Report) throws {
+        guard let figures = report.heldOut else { throw TrainingError("no photo was scored; nothing to record") }
+        var (model, metadata) = try Model.load(style.file)
+        metadata[Model.heldOutMetadataKey] = figures.json
+        try model.save(to: style.file, metadata: metadata) // the spec is written from the model
+        model = try Model.load(style.file).model // and the file still loads
     }
 
     /// The mean of every figure over the pairs (nil without pairs).

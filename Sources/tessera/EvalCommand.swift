@@ -24,6 +24,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "A folder of existing pairs (input/ and target/).") var pairs: String?
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "One JSON object.") var json = false
+    @Flag(help: "Store the mean figures in the style's model file (tessera.heldout), for `tessera styles`.") var record = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -37,6 +38,7 @@ struct EvalCommand: AsyncParsableCommand {
         let report = try photos.map { try evaluation.photos(URL(fileURLWithPath: $0), longSide: size) }
             ?? evaluation.pairs(URL(fileURLWithPath: pairs!))
         for problem in report.problems { warn("skipped \(problem)") }
+        if record { try evaluation.record(report) }
         if json { return try printJSON(report) }
         let colour = report.mean?.chromaFraction != nil, levels = report.mean?.onLevels != nil
         func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "-" }

@@ -196,7 +196,24 @@ struct StylesCommand: AsyncParsableCommand {
     @Flag(help: "A JSON array.") var json = false
     @OptionGroup var store: StoreOptions
 
-    struct Entry: Encodable { var name: String; var file: String; var input: String; var output: String; var params: Int; var error: String? }
+    struct Entry: Encodable {
+        var name: String, file: String, input: String, output: String, params: Int
+        /// Figures on held-out photos, when `tessera eval --record` stored them.
+        var heldOut: HeldOutFigures?
+        var error: String?
+
+        func encode(to encoder: any Encoder) throws {
+            enum Key: String, CodingKey { case name, file, input, output, params, heldOut, error }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(file, forKey: .file)
+            try c.encode(input, forKey: .input)
+            try c.encode(output, forKey: .output)
+            try c.encode(params, forKey: .params)
+            try c.encode(heldOut, forKey: .heldOut)
+            try c.encode(error, forKey: .error)
+        }
+    }
 
     func run() async throws {
         let registry = StyleRegistry(directory: URL(fileURLWithPath: try await store.settings().models))
@@ -205,10 +222,14 @@ struct StylesCommand: AsyncParsableCommand {
             do {
                 let style = try registry.style(name)
                 return Entry(name: name, file: file, input: style.colour.input.rawValue, output: style.colour.output.rawValue,
-                             params: style.model.summary.totalParams, error: nil)
-            } catch { return Entry(name: name, file: file, input: "-", output: "-", params: 0, error: "\(error)") }
+                             params: style.model.summary.totalParams, heldOut: style.heldOut, error: nil)
+            } catch { return Entry(name: name, file: file, input: "-", output: "-", params: 0, heldOut: nil, error: "\(error)") }
         }
         if json { return try printJSON(entries) }
-        print(table(["STYLE", "INPUT", "OUTPUT", "PARAMS", "FILE"], entries.map { [$0.name, $0.input, $0.output, "\($0.params)", $0.error ?? $0.file] }))
+        func heldOut(_ f: HeldOutFigures?) -> String {
+            f.map { String(format: "%.2f dB (%@ %.2f dB, %d photos)", $0.psnr, $0.baseline, $0.baselinePsnr, $0.photos) } ?? "-"
+        }
+        print(table(["STYLE", "INPUT", "OUTPUT", "PARAMS", "HELD-OUT PSNR", "FILE"],
+                    entries.map { [$0.name, $0.input, $0.output, "\($0.params)", heldOut($0.heldOut), $0.error ?? $0.file] }))
     }
 }

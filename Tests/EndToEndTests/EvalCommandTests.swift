@@ -15,8 +15,11 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: photos.path).filter { $0.hasSuffix(".jpg") }.sorted().prefix(3)
         for name in names { try FileManager.default.copyItem(at: photos.appendingPathComponent(name), to: folder.appendingPathComponent(name)) }
         try Data("not a jpeg".utf8).write(to: folder.appendingPathComponent("broken.jpg"))
-        let edges = Self.repository.appendingPathComponent("Models/edges.safetensors").path
-        let run = try tessera(["eval", edges, "--photos", folder.path, "--size", "128", "--threads", "2", "--json"])
+        let models = folder.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let edges = models.appendingPathComponent("edges.safetensors").path
+        try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent("Models/edges.safetensors").path, toPath: edges)
+        let run = try tessera(["eval", edges, "--photos", folder.path, "--size", "128", "--threads", "2", "--json", "--record"])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("skipped ") && lines[0].contains("broken.jpg"), "\(run.stderr)")
@@ -32,5 +35,14 @@ import Testing
             #expect((score["psnr"] as? Double ?? 0) > (score["baseline_psnr"] as? Double ?? 100) + 5, "\(score)")
         }
         #expect((report["mean"] as? [String: Any])?["chroma_fraction"] is NSNull)
+
+        // `--record` stored the mean figures in the model file, and `tessera styles` shows them.
+        var environment = ProcessInfo.processInfo.environment
+        environment["TESSERA_MODELS"] = models.path
+        let styles = try tessera(["styles", "--json"], environment: environment)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(styles.stdout.utf8)) as? [[String: Any]])
+        let heldOut = try #require(entries.first?["held_out"] as? [String: Any], "\(styles.stdout)")
+        #expect(heldOut["psnr"] as? Double == (report["mean"] as? [String: Any])?["psnr"] as? Double)
+        #expect(heldOut["photos"] as? Int == names.count && heldOut["baseline"] as? String == "flat_mean")
     }
 }

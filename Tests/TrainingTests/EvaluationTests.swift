@@ -49,5 +49,13 @@ import Testing
         #expect(abs((report.mean?.psnr ?? 0) - expected) < 1e-3)
         #expect(report.problems.count == 1 && report.problems[0].contains("input/broken.png"), "\(report.problems)")
         #expect(throws: TrainingError.self) { try evaluation.photos(folder, longSide: 64) } // identity has no reference filter
+
+        // Recorded into a copy of the model file, the figures come back with the style.
+        let copy = folder.appendingPathComponent("identity.safetensors")
+        try FileManager.default.copyItem(at: identity.file, to: copy)
+        try Evaluation(style: try Style.load(copy), threads: 2).record(report)
+        let reloaded = try Style.load(copy)
+        #expect(reloaded.heldOut == report.heldOut && reloaded.heldOut?.photos == 2 && reloaded.heldOut?.baseline == "input")
+        #expect(try reloaded.plan.predict(Tensor(zeros: [1, 36, 36, 3]), pool: .shared(threads: 1)).shape == [1, 16, 16, 3])
     }
 }

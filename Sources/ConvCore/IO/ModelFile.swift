@@ -5,11 +5,13 @@ import Foundation
 
 extension Model {
     /// The metadata keys of a model file (DESIGN.md §6): the spec, the colour handling (JSON),
-    /// where the weights came from (JSON) and their metrics on held-out data (JSON).
+    /// where the weights came from (JSON) and their metrics on validation data (JSON).
     public static let specMetadataKey = "tessera.spec"
     public static let styleMetadataKey = "tessera.style"
     public static let provenanceMetadataKey = "tessera.provenance"
     public static let metricsMetadataKey = "tessera.metrics"
+    /// The style's figures on held-out photos (JSON), written by `tessera eval --record`.
+    public static let heldOutMetadataKey = "tessera.heldout"
 
     /// Loads a model file: the spec from its metadata, the weights validated against it.
     public static func load(_ url: URL) throws -> (model: Model, metadata: [String: String]) {
