@@ -45,8 +45,8 @@ public final class JobStore: Sendable {
 
     // MARK: enqueueing
 
-    /// Adds a job unless the same file (path, size, mtime, digest) was ever enqueued; returns the
-    /// job's id and whether it is new.
+    /// Adds a job unless the same file (path, size, mtime, digest) was ever enqueued for the same
+    /// style; returns the job's id and whether it is new.
     @discardableResult
     public func enqueue(_ new: NewJob) throws -> (id: Int64, added: Bool) {
         try database.write { db in
@@ -56,8 +56,8 @@ public final class JobStore: Sendable {
                 """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.size, new.mtime,
                                  new.digest, new.origin, new.priority, Self.now])
             guard db.changesCount > 0 else {
-                let id = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE source = ? AND size = ? AND mtime = ? AND digest = ?",
-                                            arguments: [new.source, new.size, new.mtime, new.digest])
+                let id = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE source = ? AND style = ? AND size = ? AND mtime = ? AND digest = ?",
+                                            arguments: [new.source, new.style, new.size, new.mtime, new.digest])
                 return (id!, false)
             }
             let id = db.lastInsertedRowID

@@ -7,27 +7,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: jobs, events, styles, daemons, training") { db in
             try db.create(table: "jobs") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("source", .text).notNull()
-                t.column("name", .text).notNull()
-                t.column("style", .text).notNull()
-                t.column("size", .integer).notNull()
-                t.column("mtime", .double).notNull()
-                t.column("digest", .text).notNull()
-                t.column("origin", .text).notNull() // inbox | submit
-                t.column("status", .text).notNull().defaults(to: "queued").indexed()
-                t.column("priority", .integer).notNull().defaults(to: 0)
-                t.column("attempts", .integer).notNull().defaults(to: 0)
-                t.column("error", .text)
-                t.column("output", .text)
-                t.column("tiles_total", .integer).notNull().defaults(to: 0)
-                t.column("tiles_done", .integer).notNull().defaults(to: 0)
-                t.column("worker", .text)
-                t.column("cancel_requested", .boolean).notNull().defaults(to: false)
-                t.column("created_at", .double).notNull()
-                t.column("not_before", .double).notNull().defaults(to: 0)
-                t.column("started_at", .double)
-                t.column("finished_at", .double)
+                jobColumns(t)
                 t.uniqueKey(["source", "size", "mtime", "digest"])
             }
             try db.create(table: "job_events") { t in
@@ -89,6 +69,41 @@ enum Schema {
             }
             try db.alter(table: "training_runs") { t in t.add(column: "finished_at", .double) }
         }
+        // The same file may be queued once per style (submit looked for any job of the file).
+        migrator.registerMigration("v3: one job per file and style") { db in
+            try db.create(table: "jobs_v3") { t in
+                jobColumns(t)
+                t.uniqueKey(["source", "style", "size", "mtime", "digest"])
+            }
+            try db.execute(sql: "INSERT INTO jobs_v3 SELECT * FROM jobs")
+            try db.drop(table: "jobs")
+            try db.rename(table: "jobs_v3", to: "jobs")
+        }
         return migrator
+    }
+
+    /// The columns of `jobs` (every migration that rebuilds the table writes them the same way).
+    private static func jobColumns(_ t: TableDefinition) {
+        t.autoIncrementedPrimaryKey("id")
+        t.column("source", .text).notNull()
+        t.column("name", .text).notNull()
+        t.column("style", .text).notNull()
+        t.column("size", .integer).notNull()
+        t.column("mtime", .double).notNull()
+        t.column("digest", .text).notNull()
+        t.column("origin", .text).notNull() // inbox | submit
+        t.column("status", .text).notNull().defaults(to: "queued").indexed()
+        t.column("priority", .integer).notNull().defaults(to: 0)
+        t.column("attempts", .integer).notNull().defaults(to: 0)
+        t.column("error", .text)
+        t.column("output", .text)
+        t.column("tiles_total", .integer).notNull().defaults(to: 0)
+        t.column("tiles_done", .integer).notNull().defaults(to: 0)
+        t.column("worker", .text)
+        t.column("cancel_requested", .boolean).notNull().defaults(to: false)
+        t.column("created_at", .double).notNull()
+        t.column("not_before", .double).notNull().defaults(to: 0)
+        t.column("started_at", .double)
+        t.column("finished_at", .double)
     }
 }

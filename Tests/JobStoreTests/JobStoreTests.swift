@@ -2,7 +2,8 @@
 // recovery after a crash, and which training checkpoints are kept.
 
 import Foundation
-import JobStore
+import GRDB
+@testable import JobStore
 import Testing
 
 @Suite struct JobStoreTests {
@@ -16,9 +17,13 @@ import Testing
         #expect(a.added && b.added && urgent.added)
         let duplicate = try store.enqueue(job("/in/a.png"))
         #expect(duplicate.id == a.id && !duplicate.added)
-        let order = try (0..<4).map { _ in try store.claim(worker: "w")?.id }
-        #expect(order == [urgent.id, a.id, b.id, nil])
-        #expect(try store.jobs(status: .running).count == 3)
+        // The same file for another style is another job (submit used to answer with the first).
+        let otherStyle = try store.enqueue(job("/in/a.png", style: "edges"))
+        #expect(otherStyle.added && otherStyle.id != a.id)
+        #expect(try store.enqueue(job("/in/a.png", style: "edges")).id == otherStyle.id)
+        let order = try (0..<5).map { _ in try store.claim(worker: "w")?.id }
+        #expect(order == [urgent.id, a.id, b.id, otherStyle.id, nil])
+        #expect(try store.jobs(status: .running).count == 4)
     }
 
     @Test func stateTransitions() throws {
@@ -82,5 +87,21 @@ import Testing
         #expect(try store.bestCheckpoint(run: run)?.step == 20)
         #expect(try store.epochCheckpoints(run: run).map(\.step) == [30])
         #expect(try store.trainingMetrics(run: run).map(\.step) == [10, 20, 30, 40, 50])
+    }
+
+    /// A database made before v3 keeps its jobs and takes the same file for a second style.
+    @Test func migrationKeepsJobsAndAllowsASecondStyle() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v2: checkpoint validation loss and epoch ends")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO jobs (source, name, style, size, mtime, digest, origin, created_at) VALUES ('/in/a.png', 'a.png', 'posterize', 10, 1, 'd-/in/a.png', 'inbox', 0)")
+        }
+        try old.close()
+        let store = try JobStore(path: path)
+        #expect(try store.jobs().map(\.style) == ["posterize"])
+        #expect(try store.enqueue(job("/in/a.png")).added == false)
+        #expect(try store.enqueue(job("/in/a.png", style: "edges")).added)
     }
 }
