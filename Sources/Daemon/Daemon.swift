@@ -58,6 +58,8 @@ public final class Daemon: Service, @unchecked Sendable {
         defer { hangup.cancel() }
 
         let watcher = try InboxWatcher(root: settings.inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds)
+        // Ready once the inbox is watched, and before the watcher thread's first WATCHDOG=1.
+        notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
         let finished = DispatchGroup()
         let watch = Thread { [self] in watchLoop(watcher); finished.leave() }
         finished.enter(); watch.start()
@@ -65,7 +67,6 @@ public final class Daemon: Service, @unchecked Sendable {
             let worker = Thread { [self] in workLoop(name: "\(id)/\(n)"); finished.leave() }
             finished.enter(); worker.start()
         }
-        notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
         try? await gracefulShutdown()
         logger.info("stopping: running jobs go back to the queue")
         notifier.send("STOPPING=1")

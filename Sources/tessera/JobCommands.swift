@@ -63,11 +63,20 @@ struct SubmitCommand: AsyncParsableCommand {
         let settings = try await store.settings()
         _ = try StyleRegistry(directory: URL(fileURLWithPath: settings.models)).style(style)
         let jobs = try JobStore(path: settings.database)
-        var ids: [Int64] = []
+        // Every file is read before any is queued: one bad name queues nothing.
+        var found: [NewJob] = [], problems: [String] = []
         for file in files {
-            let path = URL(fileURLWithPath: file).standardizedFileURL.path
-            let job = try jobs.enqueue(try NewJob(file: path, style: style, origin: .submit, priority: priority))
-            print("job \(job.id): \(path)\(job.added ? "" : " (already queued)")")
+            do { found.append(try NewJob(file: URL(fileURLWithPath: file).standardizedFileURL.path, style: style, origin: .submit, priority: priority)) }
+            catch { problems.append("\(error)") }
+        }
+        guard problems.isEmpty else {
+            problems.forEach { warn($0) }
+            throw ExitCode.failure
+        }
+        var ids: [Int64] = []
+        for new in found {
+            let job = try jobs.enqueue(new)
+            print("job \(job.id): \(new.source)\(job.added ? "" : " (already queued)")")
             ids.append(job.id)
         }
         guard wait else { return }

@@ -1,0 +1,32 @@
+// `tessera submit` as users run it: a bad name among good ones queues nothing and says why in one
+// line; the same file for another style is a new job.
+
+import ConvCore
+import Foundation
+import Imaging
+import Testing
+
+@Suite struct SubmitCommandTests {
+    @Test func badFileQueuesNothingAndStylesAreKeptApart() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-submit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["TESSERA_ROOT"] = root.appendingPathComponent("var").path
+        environment["TESSERA_MODELS"] = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent().path
+        let good = root.appendingPathComponent("good.png"), missing = root.appendingPathComponent("missing.png")
+        try ImageFile.save(Tensor(repeating: 0.5, shape: [1, 20, 30, 3]), bitDepth: 8, to: good)
+
+        let refused = try tessera(["submit", good.path, missing.path, "--style", "identity"], environment: environment)
+        #expect(refused.status != 0 && refused.stdout.isEmpty, "\(refused.stdout)")
+        let lines = refused.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains(missing.path) && lines[0].contains("No such file"), "\(refused.stderr)")
+        #expect(try tessera(["jobs", "--json"], environment: environment).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+
+        let first = try tessera(["submit", good.path, "--style", "identity"], environment: environment)
+        let other = try tessera(["submit", good.path, "--style", "edges"], environment: environment)
+        let again = try tessera(["submit", good.path, "--style", "identity"], environment: environment)
+        #expect(first.stdout == "job 1: \(good.path)\n" && other.stdout == "job 2: \(good.path)\n", "\(first.stdout)\(other.stdout)\(other.stderr)")
+        #expect(again.stdout == "job 1: \(good.path) (already queued)\n", "\(again.stdout)")
+    }
+}
