@@ -99,7 +99,8 @@ struct SubmitCommand: AsyncParsableCommand {
 }
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Daemon liveness, queue counts, current jobs, throughput.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Daemon liveness, queue counts, current jobs, throughput.",
+                                                    discussion: "Exits 3 when no daemon is alive (for monitoring).")
     @Flag(help: "One JSON object.") var json = false
     @OptionGroup var store: StoreOptions
 
@@ -109,8 +110,37 @@ struct StatusCommand: AsyncParsableCommand {
         var counts: [String: Int]
         var running: [Running]
         var tilesPerSecond: Double
-        struct Running: Encodable { var id: Int64; var source: String; var style: String; var tilesDone: Int; var tilesTotal: Int; var etaSeconds: Double? }
+
+        struct Running: Encodable {
+            var id: Int64, source: String, style: String, tilesDone: Int, tilesTotal: Int, etaSeconds: Double?
+
+            /// Every key present, null before the ETA is known.
+            func encode(to encoder: any Encoder) throws {
+                enum Key: String, CodingKey { case id, source, style, tilesDone, tilesTotal, etaSeconds }
+                var c = encoder.container(keyedBy: Key.self)
+                try c.encode(id, forKey: .id)
+                try c.encode(source, forKey: .source)
+                try c.encode(style, forKey: .style)
+                try c.encode(tilesDone, forKey: .tilesDone)
+                try c.encode(tilesTotal, forKey: .tilesTotal)
+                try c.encode(etaSeconds, forKey: .etaSeconds)
+            }
+        }
+
+        /// Every key present, `daemon_pid` null when no daemon is alive.
+        func encode(to encoder: any Encoder) throws {
+            enum Key: String, CodingKey { case daemonAlive, daemonPid, counts, running, tilesPerSecond }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(daemonAlive, forKey: .daemonAlive)
+            try c.encode(daemonPid, forKey: .daemonPid)
+            try c.encode(counts, forKey: .counts)
+            try c.encode(running, forKey: .running)
+            try c.encode(tilesPerSecond, forKey: .tilesPerSecond)
+        }
     }
+
+    /// The exit code when no daemon is alive.
+    static let notAlive: Int32 = 3
 
     func run() async throws {
         let summary = try await store.reader().summary()
@@ -123,14 +153,18 @@ struct StatusCommand: AsyncParsableCommand {
         let report = Report(daemonAlive: alive, daemonPid: alive ? summary.daemon?.pid : nil,
                             counts: Dictionary(uniqueKeysWithValues: Job.Status.allCases.map { ($0.rawValue, summary.counts[$0] ?? 0) }),
                             running: running, tilesPerSecond: Double(summary.tilesLastMinute) / 60)
-        if json { return try printJSON(report) }
-        print(alive ? "daemon: running (pid \(summary.daemon!.pid) on \(summary.daemon!.host))" : "daemon: not running")
-        print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
-        for r in running {
-            let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
-            print("job \(r.id) [\(r.style)] \(r.source): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
+        if json {
+            try printJSON(report)
+        } else {
+            print(alive ? "daemon: running (pid \(summary.daemon!.pid) on \(summary.daemon!.host))" : "daemon: not running")
+            print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
+            for r in running {
+                let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
+                print("job \(r.id) [\(r.style)] \(r.source): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
+            }
+            print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
         }
-        print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
+        if !alive { throw ExitCode(Self.notAlive) }
     }
 }
 

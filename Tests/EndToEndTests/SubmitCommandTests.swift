@@ -28,5 +28,11 @@ import Testing
         let again = try tessera(["submit", good.path, "--style", "identity"], environment: environment)
         #expect(first.stdout == "job 1: \(good.path)\n" && other.stdout == "job 2: \(good.path)\n", "\(first.stdout)\(other.stdout)\(other.stderr)")
         #expect(again.stdout == "job 1: \(good.path) (already queued)\n", "\(again.stdout)")
+
+        // No daemon runs here: status says so with exit 3, every key present.
+        let status = try tessera(["status", "--json"], environment: environment)
+        #expect(status.status == 3, "\(status.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(report["daemon_alive"] as? Bool == false && report["daemon_pid"] is NSNull && (report["counts"] as? [String: Int])?["queued"] == 2)
     }
 }
