@@ -21,7 +21,7 @@ public struct Benchmark: Sendable {
     public init(threads: Int) { self.threads = threads }
 
     /// What one run measured.
-    public struct Report: Encodable, Sendable {
+    public struct Report: EncodesNulls, Sendable {
         public var model: String
         public var threads: Int
         public var multiplyAddsPerTile: Int
@@ -50,32 +50,6 @@ public struct Benchmark: Sendable {
         public var tileShape: [Int]
         public var imageSide: Int
 
-        /// Every key always present (null when there is no region path), as scripts expect.
-        public func encode(to encoder: any Encoder) throws {
-            enum Key: String, CodingKey {
-                case model, threads, multiplyAddsPerTile, computedMultiplyAddsPerTile, tilesPerS, tiledMpPerS, regionMpPerS, regionMaxDifference
-                case wholeTilesMpPerS, tiledMultiplyAddsPerPixel, regionMultiplyAddsPerPixel
-                case gflops, peakGflops, peakGflopsOneThread, peakFraction, peakRssMb, trainTilesPerS
-            }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(model, forKey: .model)
-            try c.encode(threads, forKey: .threads)
-            try c.encode(multiplyAddsPerTile, forKey: .multiplyAddsPerTile)
-            try c.encode(computedMultiplyAddsPerTile, forKey: .computedMultiplyAddsPerTile)
-            try c.encode(tilesPerS, forKey: .tilesPerS)
-            try c.encode(tiledMpPerS, forKey: .tiledMpPerS)
-            try c.encode(wholeTilesMpPerS, forKey: .wholeTilesMpPerS)
-            try c.encode(regionMpPerS, forKey: .regionMpPerS)
-            try c.encode(regionMaxDifference, forKey: .regionMaxDifference)
-            try c.encode(tiledMultiplyAddsPerPixel, forKey: .tiledMultiplyAddsPerPixel)
-            try c.encode(regionMultiplyAddsPerPixel, forKey: .regionMultiplyAddsPerPixel)
-            try c.encode(gflops, forKey: .gflops)
-            try c.encode(peakGflops, forKey: .peakGflops)
-            try c.encode(peakGflopsOneThread, forKey: .peakGflopsOneThread)
-            try c.encode(peakFraction, forKey: .peakFraction)
-            try c.encode(peakRssMb, forKey: .peakRssMb)
-            try c.encode(trainTilesPerS, forKey: .trainTilesPerS)
-        }
     }
 
     /// Measures `model` (seconds to a minute at the default timing).

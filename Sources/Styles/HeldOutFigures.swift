@@ -5,7 +5,7 @@ import ConvCore
 import Foundation
 
 /// Mean figures of a style on held-out photos against its reference and its baseline.
-public struct HeldOutFigures: Codable, Sendable, Equatable {
+public struct HeldOutFigures: Codable, EncodesNulls, Sendable, Equatable {
     public var photos: Int
     /// What the baseline was: "input", "flat_mean" or "grey".
     public var baseline: String

@@ -36,7 +36,7 @@ public struct Evaluation: Sendable {
     }
 
     /// One pair's figures.
-    public struct Score: Codable, Sendable {
+    public struct Score: Codable, EncodesNulls, Sendable {
         public var name: String
         public var psnr: Double
         public var ssim: Double
@@ -49,24 +49,10 @@ public struct Evaluation: Sendable {
         /// Posterize: share of output samples within 8 levels of the four levels.
         public var onLevels: Double?
 
-        /// Every key always present (null where a figure does not apply), as scripts expect.
-        public func encode(to encoder: any Encoder) throws {
-            enum Key: String, CodingKey { case name, psnr, ssim, baselinePsnr, baselineSsim, chromaFraction, meanCbOffset, meanCrOffset, onLevels }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(psnr, forKey: .psnr)
-            try c.encode(ssim, forKey: .ssim)
-            try c.encode(baselinePsnr, forKey: .baselinePsnr)
-            try c.encode(baselineSsim, forKey: .baselineSsim)
-            try c.encode(chromaFraction, forKey: .chromaFraction)
-            try c.encode(meanCbOffset, forKey: .meanCbOffset)
-            try c.encode(meanCrOffset, forKey: .meanCrOffset)
-            try c.encode(onLevels, forKey: .onLevels)
-        }
     }
 
     /// Every pair's figures, their means, and the pairs that could not be scored.
-    public struct Report: Codable, Sendable {
+    public struct Report: Codable, EncodesNulls, Sendable {
         public var style: String
         public var baseline: Baseline
         public var photos: [Score]
@@ -82,15 +68,6 @@ public struct Evaluation: Sendable {
             }
         }
 
-        public func encode(to encoder: any Encoder) throws {
-            enum Key: String, CodingKey { case style, baseline, photos, mean, problems }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(style, forKey: .style)
-            try c.encode(baseline, forKey: .baseline)
-            try c.encode(photos, forKey: .photos)
-            try c.encode(mean, forKey: .mean)
-            try c.encode(problems, forKey: .problems)
-        }
     }
 
     /// The baseline of this style: the grey input for styles that predict chroma, a flat image

@@ -1,6 +1,7 @@
 // The job commands: all read (or, for submit/cancel/retry, briefly write) the daemon's database.
 
 import ArgumentParser
+import ConvCore
 import Settings
 import Foundation
 import Imaging
@@ -104,39 +105,18 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object.") var json = false
     @OptionGroup var store: StoreOptions
 
-    struct Report: Encodable {
+    struct Report: EncodesNulls {
         var daemonAlive: Bool
         var daemonPid: Int?
         var counts: [String: Int]
         var running: [Running]
         var tilesPerSecond: Double
 
-        struct Running: Encodable {
+        struct Running: EncodesNulls {
             var id: Int64, source: String, style: String, tilesDone: Int, tilesTotal: Int, etaSeconds: Double?
 
-            /// Every key present, null before the ETA is known.
-            func encode(to encoder: any Encoder) throws {
-                enum Key: String, CodingKey { case id, source, style, tilesDone, tilesTotal, etaSeconds }
-                var c = encoder.container(keyedBy: Key.self)
-                try c.encode(id, forKey: .id)
-                try c.encode(source, forKey: .source)
-                try c.encode(style, forKey: .style)
-                try c.encode(tilesDone, forKey: .tilesDone)
-                try c.encode(tilesTotal, forKey: .tilesTotal)
-                try c.encode(etaSeconds, forKey: .etaSeconds)
-            }
         }
 
-        /// Every key present, `daemon_pid` null when no daemon is alive.
-        func encode(to encoder: any Encoder) throws {
-            enum Key: String, CodingKey { case daemonAlive, daemonPid, counts, running, tilesPerSecond }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(daemonAlive, forKey: .daemonAlive)
-            try c.encode(daemonPid, forKey: .daemonPid)
-            try c.encode(counts, forKey: .counts)
-            try c.encode(running, forKey: .running)
-            try c.encode(tilesPerSecond, forKey: .tilesPerSecond)
-        }
     }
 
     /// The exit code when no daemon is alive.
@@ -239,23 +219,12 @@ struct StylesCommand: AsyncParsableCommand {
     @Flag(help: "A JSON array.") var json = false
     @OptionGroup var store: StoreOptions
 
-    struct Entry: Encodable {
+    struct Entry: EncodesNulls {
         var name: String, file: String, input: String, output: String, params: Int
         /// Figures on held-out photos, when `tessera eval --record` stored them.
         var heldOut: HeldOutFigures?
         var error: String?
 
-        func encode(to encoder: any Encoder) throws {
-            enum Key: String, CodingKey { case name, file, input, output, params, heldOut, error }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(file, forKey: .file)
-            try c.encode(input, forKey: .input)
-            try c.encode(output, forKey: .output)
-            try c.encode(params, forKey: .params)
-            try c.encode(heldOut, forKey: .heldOut)
-            try c.encode(error, forKey: .error)
-        }
     }
 
     func run() async throws {
