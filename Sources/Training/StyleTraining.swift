@@ -57,6 +57,10 @@ public final class StyleTraining {
     public static func start(_ settings: TrainingSettings, store: JobStore, modelsDirectory: URL, reportsDirectory: URL,
                              problem: (PairProblem) -> Void) throws -> StyleTraining {
         try settings.validate()
+        let installed = modelsDirectory.appendingPathComponent("\(settings.name).safetensors")
+        guard settings.replace == true || !FileManager.default.fileExists(atPath: installed.path) else {
+            throw TrainingError("style '\(settings.name)' is installed already (\(installed.path)); train another name, or give --force to replace it (the old file is kept as \(settings.name).safetensors.bak)")
+        }
         let dataset = try PairedDataset(inputs: URL(fileURLWithPath: settings.inputs), targets: URL(fileURLWithPath: settings.targets),
                                         problem: problem)
         var resolved = settings
@@ -217,6 +221,13 @@ public final class StyleTraining {
         let metadata = [Model.styleMetadataKey: colour.json, Model.provenanceMetadataKey: Self.json(provenance), Model.metricsMetadataKey: Self.json(metrics)]
         try FileManager.default.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
         let file = modelsDirectory.appendingPathComponent("\(settings.name).safetensors")
+        if FileManager.default.fileExists(atPath: file.path) {
+            // Replacing a style keeps the one it replaces.
+            let backup = file.appendingPathExtension("bak")
+            guard rename(file.path, backup.path) == 0 else {
+                throw TrainingError("\(file.path): cannot keep the old style as \(backup.lastPathComponent): \(String(cString: strerror(errno)))")
+            }
+        }
         try model.save(to: file, metadata: metadata)
         _ = try Style.load(file, name: settings.name)
         let digest = try ContentDigest.of(file: file.path)

@@ -30,6 +30,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// Steps between checkpoints (and logged metrics); every epoch end is one too.
     public var checkpointEvery = 50
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Whether the run may replace an installed style of its name (the old file is kept as
+    /// NAME.safetensors.bak); nil in runs stored before the option existed.
+    public var replace: Bool?
     /// Resolved at the start: the spec the run trains and the pairs' digest.
     public var spec: String?
     public var dataDigest: String?

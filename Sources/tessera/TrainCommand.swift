@@ -80,6 +80,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "No flips or rotations.") var noAugment = false
+    @Flag(help: "Replace an installed style of this name (the old file is kept as NAME.safetensors.bak).") var force = false
     @Flag(help: "Continue the latest run of NAME with its own settings.") var resume = false
     @OptionGroup var store: StoreOptions
 
@@ -87,7 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
         let given: [(String, Any?)] = [("--inputs", inputs), ("--targets", targets), ("--spec", spec), ("--from", from), ("--epochs", epochs),
                                        ("--steps", steps), ("--batch", batch), ("--lr", lr), ("--loss", loss), ("--val-split", valSplit),
                                        ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--threads", threads),
-                                       ("--no-augment", noAugment ? true : nil)]
+                                       ("--no-augment", noAugment ? true : nil), ("--force", force ? true : nil)]
         if resume {
             if let (flag, _) = given.first(where: { $0.1 != nil }) {
                 throw ValidationError("--resume continues with the run's own settings; drop \(flag)")
@@ -119,6 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
             settings.checkpointEvery = checkpointEvery ?? settings.checkpointEvery
             settings.threads = threads ?? config.threads
             settings.augment = !noAugment
+            settings.replace = force ? true : nil
             training = try StyleTraining.start(settings, store: database, modelsDirectory: models, reportsDirectory: reports, problem: problem)
         }
         let line = StatusLine()

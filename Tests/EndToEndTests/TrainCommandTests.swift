@@ -191,5 +191,17 @@ import Testing
             #expect(metadata["tessera.style"] == style)
             #expect(metadata["tessera.provenance"]?.contains("\"data_digest\"") == true)
         }
+
+        // An installed style is not replaced by accident; with --force the old one is kept beside.
+        let installed = try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors")))
+        let again = ["train", "edges", "--inputs", w.path("edges/input"), "--targets", w.path("edges/target"), "--epochs", "1", "--steps", "3",
+                     "--batch", "8", "--seed", "2"]
+        let refused = try w.cli(again)
+        #expect(refused.status != 0 && refused.stderr.contains("style 'edges' is installed already") && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors"))) == installed)
+        let forced = try w.cli(again + ["--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors.bak"))) == installed)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors"))) != installed)
     }
 }
