@@ -210,14 +210,15 @@ public final class Daemon: Service, @unchecked Sendable {
         settle(job)
     }
 
-    /// Bad input fails at once; anything else (a full disk, a missing style file) is retried with
-    /// backoff until the attempts run out.
+    /// Bad input and a style the models folder does not hold fail at once; anything else (a full
+    /// disk, a style file that does not load) is retried with backoff until the attempts run out.
     private func fail(_ job: Job, _ error: any Error) {
         let reason = "\(error)"
         // An image error about the source itself (not the output); compared as absolute paths,
         // since a relative root (the default ./var) gives relative sources.
         func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
-        let permanent = (error as? ImageError).map { absolute($0.path) == absolute(job.source) } ?? false
+        let badSource = (error as? ImageError).map { absolute($0.path) == absolute(job.source) } ?? false
+        let permanent = badSource || (try? registry.file(job.style)) == nil
         do {
             if !permanent && job.attempts < settings.attempts {
                 let delay = pow(2, Double(job.attempts))

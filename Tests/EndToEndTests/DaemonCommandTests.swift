@@ -228,6 +228,16 @@ import Training
         let jobs = try daemon.waitForJobs(1, timeout: 30)
         #expect(jobs.count == 1 && jobs.first?["status"] as? String == "failed" && jobs.first?["attempts"] as? Int == 1, "\(jobs)")
         #expect(FileManager.default.fileExists(atPath: daemon.folder("failed/identity/text.png.error.txt").path))
+
+        // A folder no style is named after fails its file at once too, and says why.
+        try FileManager.default.createDirectory(at: daemon.folder("inbox/nosuchstyle"), withIntermediateDirectories: true)
+        try ImageFile.save(Self.image(9), bitDepth: 8, to: daemon.folder("inbox/nosuchstyle/photo.png"))
+        let both = try daemon.waitForJobs(2, timeout: 30)
+        let unknown = both.first { $0["style"] as? String == "nosuchstyle" }
+        #expect(unknown?["status"] as? String == "failed" && unknown?["attempts"] as? Int == 1, "\(both)")
+        #expect((unknown?["error"] as? String ?? "").contains("unknown style 'nosuchstyle'"), "\(both)")
+        let reason = (try? String(contentsOf: daemon.folder("failed/nosuchstyle/photo.png.error.txt"), encoding: .utf8)) ?? ""
+        #expect(reason.contains("unknown style 'nosuchstyle'"), "\(reason)")
     }
 
     /// kill -9 while one job runs and others wait: after a restart each job is done exactly once,
