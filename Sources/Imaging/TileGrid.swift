@@ -49,15 +49,16 @@ public func mirror(_ i: Int, _ n: Int) -> Int {
 public func copyMirrored(rowCount: Int, rows: (Int) -> UnsafePointer<Float>, firstColumn: Int, columns: Int, width: Int,
                          bands: Int, firstChannel: Int = 0, channels: Int, into out: UnsafeMutablePointer<Float>) {
     let inside = firstColumn >= 0 && firstColumn + columns <= width && channels == bands
+    // Where each output column reads in a row, mirrored once per call rather than once per row.
+    let offsets = inside ? [] : (0..<columns).map { mirror(firstColumn + $0, width) * bands + firstChannel }
     for y in 0..<rowCount {
         let row = rows(y), to = out + y * columns * channels
         if inside {
             to.update(from: row + firstColumn * bands, count: columns * bands)
             continue
         }
-        for x in 0..<columns {
-            let from = row + mirror(firstColumn + x, width) * bands + firstChannel
-            for ch in 0..<channels { to[x * channels + ch] = from[ch] }
+        for (x, offset) in offsets.enumerated() {
+            for ch in 0..<channels { to[x * channels + ch] = row[offset + ch] }
         }
     }
 }

@@ -61,7 +61,7 @@ public struct InferencePlan: Sendable {
                 var bias = convolution.useBias ? parameters[1].scalars : [Float](repeating: 0, count: filters)
                 var epilogue = Epilogue(activation: convolution.activation)
                 var chain = [i]
-                if let j = soleConsumer(i), let (scale, shift) = nodes[j].layer.inferenceAffine(model.parameters[j], channels: filters).map({ ($0.scale, $0.shift) }) {
+                if let j = soleConsumer(i), let (scale, shift) = nodes[j].layer.inferenceAffine(model.parameters[j], channels: filters) {
                     if convolution.activation == .linear {
                         let channelStride = kernel.shape[(convolution.outputChannelAxis + 1)...].reduce(1, *)
                         for k in 0..<kernel.count { kernel.scalars[k] *= scale[(k / channelStride) % filters] }

@@ -43,11 +43,16 @@ struct Conv2DTranspose: Layer {
         }
     }
 
-    /// Input pixel i lands on outputs i * s - crop ..< i * s - crop + k.
-    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+    /// The input pixels first ... last that land on outputs `lower ... upper` along `axis` (none
+    /// when first > last): input pixel i lands on outputs i * s - crop ..< i * s - crop + k.
+    private func landing(_ lower: Int, _ upper: Int, _ axis: Axis) -> (first: Int, last: Int) {
         let (k, s) = axis == .rows ? (kernel.0, strides.0) : (kernel.1, strides.1)
         let crop = cropStart(kernel: k, stride: s)
-        let first = floorDivide(output.lowerBound + crop - k + 1 + s - 1, s), last = floorDivide(output.upperBound + crop, s)
+        return (floorDivide(lower + crop - k + s, s), floorDivide(upper + crop, s))
+    }
+
+    func reach(_ output: ClosedRange<Int>, axis: Axis, input: Dims) -> Reach {
+        let (first, last) = landing(output.lowerBound, output.upperBound, axis)
         return first <= last ? .positions(first...last) : .nothing
     }
 
@@ -56,9 +61,8 @@ struct Conv2DTranspose: Layer {
     func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
         func axis(_ a: Axis) -> Range<Int> {
             let r = output.range(a), size = inputs[0][a.rawValue]!
-            let (k, s) = a == .rows ? (kernel.0, strides.0) : (kernel.1, strides.1)
-            let crop = cropStart(kernel: k, stride: s)
-            let first = max(0, -floorDivide(-(r.lowerBound + crop - k + 1), s)), last = min(size - 1, floorDivide(r.upperBound - 1 + crop, s))
+            let (reached, end) = landing(r.lowerBound, r.upperBound - 1, a)
+            let (first, last) = (max(0, reached), min(size - 1, end))
             return first <= last ? first..<(last + 1) : first..<first
         }
         return WindowedForward(inputs: [TileWindow(rows: axis(.rows), cols: axis(.columns))], layer: self)
