@@ -35,21 +35,8 @@ public struct Evaluation: Sendable {
         case grey
     }
 
-    /// One pair's figures.
-    public struct Score: Codable, EncodesNulls, Sendable {
-        public var name: String
-        public var psnr: Double
-        public var ssim: Double
-        public var baselinePsnr: Double
-        public var baselineSsim: Double
-        /// Colour outputs: mean chroma of the output over the target's.
-        public var chromaFraction: Double?
-        public var meanCbOffset: Double?
-        public var meanCrOffset: Double?
-        /// Posterize: share of output samples within 8 levels of the four levels.
-        public var onLevels: Double?
-
-    }
+    /// One pair's figures (and their mean).
+    public typealias Score = StyleScore
 
     /// Every pair's figures, their means, and the pairs that could not be scored.
     public struct Report: Codable, EncodesNulls, Sendable {
@@ -60,14 +47,7 @@ public struct Evaluation: Sendable {
         public var problems: [String]
 
         /// The mean figures as a model file records them; nil without scored photos.
-        public var heldOut: HeldOutFigures? {
-            mean.map { m in
-                HeldOutFigures(photos: photos.count, baseline: baseline.rawValue, psnr: m.psnr, ssim: m.ssim, baselinePsnr: m.baselinePsnr,
-                               baselineSsim: m.baselineSsim, chromaFraction: m.chromaFraction, meanCbOffset: m.meanCbOffset,
-                               meanCrOffset: m.meanCrOffset, onLevels: m.onLevels)
-            }
-        }
-
+        public var heldOut: HeldOutFigures? { mean.map { HeldOutFigures(photos: photos.count, baseline: baseline.rawValue, mean: $0) } }
     }
 
     /// The baseline of this style: the grey input for styles that predict chroma, a flat image

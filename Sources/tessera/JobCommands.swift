@@ -239,7 +239,7 @@ struct StylesCommand: AsyncParsableCommand {
         }
         if json { return try printJSON(entries) }
         func heldOut(_ f: HeldOutFigures?) -> String {
-            f.map { String(format: "%.2f dB (%@ %.2f dB, %d photos)", $0.psnr, $0.baseline, $0.baselinePsnr, $0.photos) } ?? "-"
+            f.map { String(format: "%.2f dB (%@ %.2f dB, %d photos)", $0.mean.psnr, $0.baseline, $0.mean.baselinePsnr, $0.photos) } ?? "-"
         }
         print(table(["STYLE", "INPUT", "OUTPUT", "PARAMS", "HELD-OUT PSNR", "FILE"],
                     entries.map { [$0.name, $0.input, $0.output, "\($0.params)", heldOut($0.heldOut), $0.error ?? $0.file] }))
