@@ -49,6 +49,16 @@ static inline void tessera_vips_set_error(const char *domain, const char *messag
 static inline int tessera_vips_resize(VipsImage *in, VipsImage **out, double scale) {
     return vips_resize(in, out, scale, NULL);
 }
+/// Resizes by `hscale` across and `vscale` down (lanczos3 when shrinking, bicubic when
+/// enlarging), then cuts or extends (copying edge pixels) to exactly `width` x `height`, since
+/// libvips rounds the scaled size.
+static inline int tessera_vips_resize_to(VipsImage *in, VipsImage **out, int width, int height) {
+    VipsImage *scaled = NULL;
+    if (vips_resize(in, &scaled, (double)width / in->Xsize, "vscale", (double)height / in->Ysize, NULL)) return -1;
+    int failed = vips_embed(scaled, out, 0, 0, width, height, "extend", VIPS_EXTEND_COPY, NULL);
+    g_object_unref(scaled);
+    return failed ? -1 : 0;
+}
 static inline int tessera_vips_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space) {
     return vips_colourspace(in, out, space, NULL);
 }

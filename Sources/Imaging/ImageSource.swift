@@ -86,7 +86,25 @@ public final class ImageSource: @unchecked Sendable {
         owned = false
     }
 
+    private init(_ other: ImageSource, image: UnsafeMutablePointer<VipsImage>) {
+        (url, colourBands, hasAlpha, bitDepth, format, resolution) =
+            (other.url, other.colourBands, other.hasAlpha, other.bitDepth, other.format, other.resolution)
+        (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
+        self.image = image
+    }
+
     deinit { tessera_vips_unref(image) }
+
+    /// This image resized by libvips so its long side is `longSide` pixels (lanczos3 down,
+    /// bicubic up), the short side in proportion and at least 16 pixels (one tile core), each
+    /// side at most 16 times its own length. Reads the same pixels as this source, so a
+    /// sequential source gives either this or the resized image, not both.
+    public func resized(longSide: Int) throws -> ImageSource {
+        let (w, h) = resizedSize(width: width, height: height, longSide: longSide)
+        var out: UnsafeMutablePointer<VipsImage>?
+        guard tessera_vips_resize_to(image, &out, Int32(w), Int32(h)) == 0, let out else { throw ImageError(url.path, Vips.lastError()) }
+        return ImageSource(self, image: out)
+    }
 
     /// Every pixel, [height * width * bands] samples scaled to [0, 1] (for small images and training).
     public func readAll() throws -> [Float] {
@@ -97,40 +115,55 @@ public final class ImageSource: @unchecked Sendable {
     }
 }
 
-/// Reads rows of a source in increasing order through one region (a region belongs to one thread).
+/// Reads rows of an image through one region (a region belongs to one thread): 8- and 16-bit
+/// samples scaled to [0, 1], float samples as they are.
 final class RowReader {
-    let source: ImageSource
+    private let image: UnsafeMutablePointer<VipsImage>
+    private let path: String
     private let region: UnsafeMutablePointer<VipsRegion>
 
-    init(_ source: ImageSource) {
-        self.source = source
-        region = vips_region_new(source.image)
+    convenience init(_ source: ImageSource) { self.init(source.image, path: source.url.path) }
+
+    init(_ image: UnsafeMutablePointer<VipsImage>, path: String) {
+        (self.image, self.path) = (image, path)
+        region = vips_region_new(image)
     }
 
     deinit { tessera_vips_unref(region) }
 
-    /// Decodes `rows` into `destination` as floats in [0, 1], row-major, all bands.
+    /// Decodes `rows` into `destination` as floats, row-major, all bands.
     func read(rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
         guard !rows.isEmpty else { return }
-        let w = source.width, samples = w * source.bands
+        let w = Int(vips_image_get_width(image)), samples = w * Int(vips_image_get_bands(image))
+        let format = vips_image_get_format(image)
         // Strips of 64 rows keep libvips' buffers small on wide images.
         for start in stride(from: rows.lowerBound, to: rows.upperBound, by: 64) {
             let n = min(64, rows.upperBound - start)
             var rect = VipsRect(left: 0, top: Int32(start), width: Int32(w), height: Int32(n))
-            guard vips_region_prepare(region, &rect) == 0 else { throw ImageError(source.url.path, Vips.lastError()) }
+            guard vips_region_prepare(region, &rect) == 0 else { throw ImageError(path, Vips.lastError()) }
             for y in 0..<n {
                 let to = destination + (start - rows.lowerBound + y) * samples
                 let from = UnsafeRawPointer(tessera_region_addr(region, 0, Int32(start + y))!)
-                if source.bitDepth == 16 {
+                switch format {
+                case VIPS_FORMAT_USHORT:
                     let p = from.assumingMemoryBound(to: UInt16.self)
                     for i in 0..<samples { to[i] = Float(p[i]) / 65535 }
-                } else {
+                case VIPS_FORMAT_FLOAT:
+                    to.update(from: from.assumingMemoryBound(to: Float.self), count: samples)
+                default:
                     let p = from.assumingMemoryBound(to: UInt8.self)
                     for i in 0..<samples { to[i] = Float(p[i]) / 255 }
                 }
             }
         }
     }
+}
+
+/// The size `ImageSource.resized(longSide:)` gives a width x height image.
+func resizedSize(width: Int, height: Int, longSide: Int) -> (width: Int, height: Int) {
+    let scale = Double(longSide) / Double(max(width, height))
+    func side(_ n: Int) -> Int { min(16 * n, max(min(16, 16 * n), Int((Double(n) * scale).rounded()))) }
+    return (side(width), side(height))
 }
 
 private func megapixels(_ pixels: Int) -> String {

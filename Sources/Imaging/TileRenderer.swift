@@ -145,7 +145,7 @@ public final class TileRenderer: @unchecked Sendable {
         }
         precondition(needed.min()! >= rowsRead - Self.ringRows, "the input ring lost a row still needed")
 
-        let cores = try source.hasAlpha || !transform.handlesRegions ? [tileCores(needed)] : stripCores(needed, tileRows: rows.count)
+        let cores = try source.hasAlpha || !transform.handlesRegions ? [tileCores(needed, tileRow: rows.lowerBound)] : stripCores(needed, tileRows: rows)
         for (row, rowCores) in zip(rows, cores) { try stitch(rowCores, tileRow: row) }
     }
 
@@ -190,7 +190,7 @@ public final class TileRenderer: @unchecked Sendable {
 
     /// The cores of one tile row computed tile by tile: [columns, 16, 16, k]. Under fully
     /// transparent pixels each tile sees colour bled in from its own opaque pixels.
-    private func tileCores(_ needed: [Int]) throws -> Tensor {
+    private func tileCores(_ needed: [Int], tileRow: Int) throws -> Tensor {
         let (w, bands, c) = (grid.width, source.bands, source.colourBands)
         let n = TileGrid.inputSize, columns = grid.columns
         var alpha = [Float](repeating: 0, count: source.hasAlpha ? n * n : 0) // one tile's, reused
@@ -208,13 +208,14 @@ public final class TileRenderer: @unchecked Sendable {
                 }
             }
         }
-        return try transform.apply(tiles)
+        return try transform.apply(tiles, tileRow: tileRow)
     }
 
-    /// The same cores from the region fast path, per tile row: `tileRows` rows as one strip of
-    /// 16 * tileRows + 20 rows and 16 * columns + 20 mirrored columns, rearranged into tile order.
+    /// The same cores from the region fast path, per tile row: tile rows `rows` as one strip of
+    /// 16 * rows.count + 20 rows and 16 * columns + 20 mirrored columns, rearranged into tile order.
     /// Images with alpha take the tile path, whose colour bleeding under transparent pixels is per tile.
-    private func stripCores(_ needed: [Int], tileRows: Int) throws -> [Tensor] {
+    private func stripCores(_ needed: [Int], tileRows rows: Range<Int>) throws -> [Tensor] {
+        let tileRows = rows.count
         let (w, bands, c) = (grid.width, source.bands, source.colourBands)
         let columns = grid.columns, m = TileGrid.outputSize, stripWidth = columns * m + 2 * TileGrid.margin
         let strip = Tensor(shape: [1, needed.count, stripWidth, c]) { out in
@@ -223,7 +224,7 @@ public final class TileRenderer: @unchecked Sendable {
                              firstColumn: -TileGrid.margin, columns: stripWidth, width: w, bands: bands, channels: c, into: out)
             }
         }
-        let side = try transform.applyRegion(strip)
+        let side = try transform.applyRegion(strip, firstTileRow: rows.lowerBound)
         let k = side.shape.last ?? 0
         guard side.shape == [1, tileRows * m, columns * m, k] else {
             throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, tileRows * m, columns * m, k])")

@@ -18,27 +18,6 @@ public struct ColourHandling: Sendable, Equatable, Codable {
     /// A colour handling; the default is RGB to RGB.
     public init(input: Input = .rgb, output: Output = .rgb) { (self.input, self.output) = (input, output) }
 
-    /// From a model file's `tessera.style` metadata; none means RGB to RGB.
-    public init(metadata: String?) throws {
-        guard let metadata else { self.init(); return }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any] else {
-            throw ModelError("tessera.style is not a JSON object: \(metadata)")
-        }
-        func field<T: RawRepresentable<String> & CaseIterable>(_ key: String, _: T.Type) throws -> T? {
-            guard let value = object[key] else { return nil }
-            guard let text = value as? String, let parsed = T(rawValue: text) else {
-                throw ModelError("tessera.style \"\(key)\" must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(value)")
-            }
-            return parsed
-        }
-        if let extra = object.keys.first(where: { $0 != "input" && $0 != "output" }) {
-            throw ModelError("tessera.style has an unknown key \"\(extra)\"")
-        }
-        self.init(input: try field("input", Input.self) ?? .rgb, output: try field("output", Output.self) ?? .rgb)
-    }
-
-    public var json: String { #"{"input": "\#(input.rawValue)", "output": "\#(output.rawValue)"}"# }
-
     package var modelInputChannels: Int { input == .luminance ? 1 : 3 }
     package var modelOutputChannels: Int { output == .luminance ? 1 : output == .cbcr ? 2 : 3 }
 

@@ -15,8 +15,10 @@ public struct Stylizer: Sendable {
     /// path is the reference it matches; images with alpha always take it).
     public var allowsRegionPath = true
 
-    /// Whether this stylizer takes the region fast path for images without alpha.
-    public var takesRegionPath: Bool { allowsRegionPath && style.region != nil }
+    /// Whether this stylizer takes the region fast path (strips of tile rows) for images without
+    /// alpha. A working-size style's full-size pass is per pixel and always may; its network then
+    /// runs on the small image through the region path when the model qualifies, else tiled.
+    public var takesRegionPath: Bool { allowsRegionPath && (style.region != nil || style.workingSize != nil) }
 
     /// A stylizer for `style` on `threads` threads.
     public init(style: Style, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -48,7 +50,9 @@ public struct Stylizer: Sendable {
     @discardableResult
     public func stylize(_ source: ImageSource, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
                         progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
-        let renderer = TileRenderer(source: source, transform: StyleTransform(stylizer: self), progress: progress)
+        let transform: any TileTransform = try style.workingSize.map { try WorkingSizeTransform(stylizer: self, source: source, workingSize: $0) }
+            ?? StyleTransform(stylizer: self)
+        let renderer = TileRenderer(source: source, transform: transform, progress: progress)
         let format = try renderer.write(to: output, options: options, replacing: replacing)
         return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)
     }
@@ -65,13 +69,13 @@ struct StyleTransform: TileTransform {
     var handlesRegions: Bool { stylizer.takesRegionPath }
 
     /// The strip through the region path (its blocks split across the pool).
-    func applyRegion(_ strip: Tensor) throws -> Tensor {
+    func applyRegion(_ strip: Tensor, firstTileRow: Int) throws -> Tensor {
         let style = stylizer.style
         let side = try style.region!.predict(style.colour.networkInput(strip), pool: WorkerPool.shared(threads: stylizer.threads))
         return style.colour.imageOutput(side, tiles: strip, margin: TileGrid.margin)
     }
 
-    func apply(_ tiles: Tensor) throws -> Tensor {
+    func apply(_ tiles: Tensor, tileRow: Int) throws -> Tensor {
         let style = stylizer.style, n = tiles.shape[0]
         let input = style.colour.networkInput(tiles)
         let perTile = input.count / max(n, 1)
@@ -89,6 +93,73 @@ struct StyleTransform: TileTransform {
         }
         let joined = Tensor(shape: [n] + outputShape, scalars: scalars)
         return style.colour.imageOutput(joined, tiles: tiles, margin: TileGrid.margin)
+    }
+}
+
+/// A working-size style (see StyleHandling): its network run once, on the image resized to the
+/// working size; the full-size pass takes each core's luminance from the image and its CbCr from
+/// the network's output enlarged by libvips.
+struct WorkingSizeTransform: TileTransform {
+    let stylizer: Stylizer
+    let chroma: ResampledBands
+
+    /// Runs the network on `source` resized to `workingSize` (the file read a second time:
+    /// `source` itself is read once, by the full-size pass).
+    init(stylizer: Stylizer, source: ImageSource, workingSize: Int) throws {
+        self.stylizer = stylizer
+        let style = stylizer.style, path = source.url.path
+        let again = try ImageSource(url: source.url, pixelLimit: source.pixelCount)
+        guard (again.width, again.height, again.bands) == (source.width, source.height, source.bands) else {
+            throw ImageError(path, "changed while it was being read")
+        }
+        let small = try again.resized(longSide: workingSize)
+        let (w, h, c) = (small.width, small.height, small.colourBands)
+        let all = try small.readAll()
+        let colourOnly = small.hasAlpha ? (0..<(w * h * c)).map { all[$0 / c * small.bands + $0 % c] } : all
+        let image = style.colour.networkInput(Tensor(shape: [1, h, w, c], scalars: colourOnly))
+        let pool = WorkerPool.shared(threads: stylizer.threads)
+        let cbcr = try stylizer.allowsRegionPath && style.region != nil
+            ? WholeImage.region(image, plan: style.region!, pool: pool)
+            : WholeImage.tiled(image, plan: style.plan, pool: pool, batch: stylizer.batchSize)
+        chroma = try ResampledBands(cbcr, width: source.width, height: source.height, path: path)
+    }
+
+    func outputBands(forColourBands colourBands: Int) -> Int { 3 }
+
+    var handlesRegions: Bool { stylizer.allowsRegionPath }
+
+    func applyRegion(_ strip: Tensor, firstTileRow: Int) throws -> Tensor {
+        let m = TileGrid.outputSize, margin = TileGrid.margin
+        let (rows, width) = ((strip.shape[1] - 2 * margin) / m, strip.shape[2] - 2 * margin)
+        let cbcr = try chromaRows(firstTileRow * m, count: rows * m, width: width)
+        return stylizer.style.colour.imageOutput(Tensor(shape: [1, rows * m, width, 2], scalars: cbcr), tiles: strip, margin: margin)
+    }
+
+    func apply(_ tiles: Tensor, tileRow: Int) throws -> Tensor {
+        let m = TileGrid.outputSize, columns = tiles.shape[0]
+        let side = try chromaRows(tileRow * m, count: m, width: columns * m)
+        // Side by side -> tile order: core j's row y is the strip's row y, columns 16j ..< 16j + 16.
+        let cores = Tensor(shape: [columns, m, m, 2]) { out in
+            for t in 0..<(columns * m) {
+                let (j, y) = (t / m, t % m)
+                for i in 0..<(2 * m) { out[(j * m + y) * m * 2 + i] = side[(y * columns * m + j * m) * 2 + i] }
+            }
+        }
+        return stylizer.style.colour.imageOutput(cores, tiles: tiles, margin: TileGrid.margin)
+    }
+
+    /// CbCr of image rows `first ..< first + count` as [count, width, 2]; rows and columns past the
+    /// image's edge (the last tile row and column's overhang, never written out) are zero.
+    private func chromaRows(_ first: Int, count: Int, width: Int) throws -> [Float] {
+        let k = chroma.bands, available = max(0, min(count, chroma.height - first))
+        var rows = [Float](repeating: 0, count: available * chroma.width * k)
+        try rows.withUnsafeMutableBufferPointer { try chroma.read(rows: first..<(first + available), into: $0.baseAddress!) }
+        var out = [Float](repeating: 0, count: count * width * k)
+        for y in 0..<available {
+            let n = min(width, chroma.width) * k
+            out.replaceSubrange((y * width * k)..<(y * width * k + n), with: rows[(y * chroma.width * k)..<(y * chroma.width * k + n)])
+        }
+        return out
     }
 }
 

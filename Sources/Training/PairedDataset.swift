@@ -16,8 +16,9 @@ struct PairImage: Sendable {
         (self.width, self.height, self.bands, self.samples) = (width, height, bands, samples)
     }
 
-    init(_ url: URL) throws {
-        let (pixels, _) = try ImageFile.load(url)
+    /// The image at `url`, resized to long side `longSide` when given (a working-size style's).
+    init(_ url: URL, longSide: Int? = nil) throws {
+        let (pixels, _) = try ImageFile.load(url, longSide: longSide)
         (height, width) = (pixels.shape[1], pixels.shape[2])
         let all = pixels.shape[3]
         bands = all == 2 || all == 4 ? all - 1 : all
@@ -47,8 +48,9 @@ struct PairedDataset: Sendable {
     /// SHA-256 over every pair's names and bytes, in name order: which data a style learnt from.
     let digest: String
 
-    /// Reads every pair; `problem` hears about each one skipped. Throws when none is usable.
-    init(inputs: URL, targets: URL, problem: (PairProblem) -> Void) throws {
+    /// Reads every pair, resized to long side `longSide` when given; `problem` hears about each
+    /// one skipped. Throws when none is usable.
+    init(inputs: URL, targets: URL, longSide: Int? = nil, problem: (PairProblem) -> Void) throws {
         let inputFiles = try Self.imageFiles(in: inputs), targetFiles = try Self.imageFiles(in: targets)
         var byName: [String: URL] = [:]
         for (name, files) in Dictionary(grouping: targetFiles, by: Self.baseName) {
@@ -72,9 +74,11 @@ struct PairedDataset: Sendable {
             }
             matched.insert(name)
             do {
-                let a = try PairImage(input), b = try PairImage(target)
-                guard a.width == b.width, a.height == b.height else {
-                    problem(PairProblem(file: target.path, reason: "\(b.width)x\(b.height), but its input \(input.lastPathComponent) is \(a.width)x\(a.height)"))
+                // Sizes are compared before resizing: resizing would hide a misaligned pair.
+                let a = try PairImage(input, longSide: longSide), b = try PairImage(target, longSide: longSide)
+                let (inputSize, targetSize) = try (ImageSource(url: input), ImageSource(url: target))
+                guard inputSize.width == targetSize.width, inputSize.height == targetSize.height else {
+                    problem(PairProblem(file: target.path, reason: "\(targetSize.width)x\(targetSize.height), but its input \(input.lastPathComponent) is \(inputSize.width)x\(inputSize.height)"))
                     continue
                 }
                 guard a.width >= TileGrid.inputSize, a.height >= TileGrid.inputSize else {

@@ -61,14 +61,20 @@ public final class StyleTraining {
         guard settings.replace == true || !FileManager.default.fileExists(atPath: installed.path) else {
             throw TrainingError("style '\(settings.name)' is installed already (\(installed.path)); train another name, or give --force to replace it (the old file is kept as \(settings.name).safetensors.bak)")
         }
-        let dataset = try PairedDataset(inputs: URL(fileURLWithPath: settings.inputs), targets: URL(fileURLWithPath: settings.targets),
-                                        problem: problem)
+        let fromStyle = try settings.from.map { try Style.load(URL(fileURLWithPath: $0)) }
         var resolved = settings
+        if let fromStyle {
+            if settings.workingSize == nil { resolved.workingSize = fromStyle.workingSize }
+            guard resolved.workingSize == fromStyle.workingSize else {
+                throw TrainingError("\(settings.from!) runs at \(fromStyle.workingSize.map { "a working size of \($0) px" } ?? "full size"); train it at the same size")
+            }
+        }
+        let dataset = try PairedDataset(inputs: URL(fileURLWithPath: settings.inputs), targets: URL(fileURLWithPath: settings.targets),
+                                        longSide: resolved.workingSize, problem: problem)
         let initial: Model
         var colour = settings.colour ?? ColourHandling.inferred(inputBands: dataset.pairs.map(\.input.bands).max()!,
                                                                  targetBands: dataset.pairs.map(\.target.bands).max()!)
-        if let from = settings.from {
-            let style = try Style.load(URL(fileURLWithPath: from))
+        if let from = settings.from, let style = fromStyle {
             if settings.colour == nil { colour = style.colour }
             guard style.colour == colour else {
                 throw TrainingError("\(from) is a \(style.colour.input.rawValue) -> \(style.colour.output.rawValue) style; these pairs teach \(colour.input.rawValue) -> \(colour.output.rawValue)")
@@ -80,6 +86,9 @@ public final class StyleTraining {
             initial = try Model(spec: spec, seed: settings.seed)
         }
         resolved.colour = colour
+        do { _ = try StyleHandling(colour: colour, workingSize: resolved.workingSize) } catch let e as ModelError {
+            throw TrainingError(e.description)
+        }
         resolved.spec = initial.spec.text
         resolved.dataDigest = dataset.digest
         try Self.check(initial, colour: colour, source: settings.from ?? settings.specFile ?? "the default spec")
@@ -99,7 +108,7 @@ public final class StyleTraining {
         }
         let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(run.settings.utf8))
         let dataset = try PairedDataset(inputs: URL(fileURLWithPath: settings.inputs), targets: URL(fileURLWithPath: settings.targets),
-                                        problem: problem)
+                                        longSide: settings.workingSize, problem: problem)
         let trainer: Trainer, step: Int
         if let checkpoint = try store.latestCheckpoint(run: run.id) {
             trainer = try Trainer(resuming: Trainer.Checkpoint(weights: checkpoint.weights, state: checkpoint.optimizer))
@@ -218,7 +227,8 @@ public final class StyleTraining {
             metrics["val_loss"] = v
             if settings.loss == .mse { metrics["val_psnr_db"] = (10 * log10(1 / max(v, 1e-12)) * 100).rounded() / 100 }
         }
-        let metadata = [Model.styleMetadataKey: colour.json, Model.provenanceMetadataKey: Self.json(provenance), Model.metricsMetadataKey: Self.json(metrics)]
+        let handling = try StyleHandling(colour: colour, workingSize: settings.workingSize)
+        let metadata = [Model.styleMetadataKey: handling.json, Model.provenanceMetadataKey: Self.json(provenance), Model.metricsMetadataKey: Self.json(metrics)]
         try FileManager.default.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
         let file = modelsDirectory.appendingPathComponent("\(settings.name).safetensors")
         if FileManager.default.fileExists(atPath: file.path) {

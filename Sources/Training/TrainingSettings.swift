@@ -18,6 +18,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var from: String?
     /// nil: inferred from the pairs (grey or colour inputs and targets).
     public var colour: ColourHandling?
+    /// The long side pairs are resized to and the style will run its network at (CbCr styles,
+    /// see StyleHandling); nil: full size (or the working size of the style trained `from`).
+    public var workingSize: Int?
     public var epochs = 10
     public var stepsPerEpoch = 100
     public var batch = 32

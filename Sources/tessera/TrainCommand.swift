@@ -79,6 +79,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Seed for weights, held-out pairs and batches.") var seed: UInt64?
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Long side in pixels the pairs are resized to and the style runs its network at; its CbCr is enlarged back onto the full-size luminance (colorize-like styles).") var workingSize: Int?
     @Flag(help: "No flips or rotations.") var noAugment = false
     @Flag(help: "Replace an installed style of this name (the old file is kept as NAME.safetensors.bak).") var force = false
     @Flag(help: "Continue the latest run of NAME with its own settings.") var resume = false
@@ -87,7 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         let given: [(String, Any?)] = [("--inputs", inputs), ("--targets", targets), ("--spec", spec), ("--from", from), ("--epochs", epochs),
                                        ("--steps", steps), ("--batch", batch), ("--lr", lr), ("--loss", loss), ("--val-split", valSplit),
-                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--threads", threads),
+                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--threads", threads), ("--working-size", workingSize),
                                        ("--no-augment", noAugment ? true : nil), ("--force", force ? true : nil)]
         if resume {
             if let (flag, _) = given.first(where: { $0.1 != nil }) {
@@ -119,6 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
             settings.seed = seed ?? settings.seed
             settings.checkpointEvery = checkpointEvery ?? settings.checkpointEvery
             settings.threads = threads ?? config.threads
+            settings.workingSize = workingSize
             settings.augment = !noAugment
             settings.replace = force ? true : nil
             training = try StyleTraining.start(settings, store: database, modelsDirectory: models, reportsDirectory: reports, problem: problem)

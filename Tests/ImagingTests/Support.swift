@@ -64,7 +64,7 @@ private func vips_image_write_to_file_shim(_ image: UnsafeMutablePointer<VipsIma
 private struct CropMargins: TileTransform {
     func outputBands(forColourBands colourBands: Int) -> Int { colourBands }
 
-    func apply(_ tiles: Tensor) throws -> Tensor {
+    func apply(_ tiles: Tensor, tileRow: Int) throws -> Tensor {
         let (n, c, m, margin) = (tiles.shape[0], tiles.shape[3], TileGrid.outputSize, TileGrid.margin)
         return Tensor(shape: [n, m, m, c]) { out in
             for row in 0..<(n * m) {
