@@ -208,12 +208,22 @@ public final class StyleTraining {
     }
 
     /// Writes the best validation checkpoint (the latest without validation) to the models folder
-    /// with its provenance, checks it loads as a style, and registers it.
+    /// with its provenance, checks it loads as a style, and registers it. A CbCr style's chroma
+    /// gain is fitted on the validation tiles and folded in first (ChromaGain).
     private func export() throws -> URL {
         guard let best = try store.bestCheckpoint(run: run.id) ?? store.latestCheckpoint(run: run.id) else {
             throw TrainingError("run \(run.id) has no checkpoint to export")
         }
-        let model = try Model.decode(best.weights).model
+        var model = try Model.decode(best.weights).model
+        var gain: Float?, validationLoss = best.valLoss
+        if colour.output == .cbcr, let validation {
+            let fitted = ChromaGain.fit(predicted: try InferencePlan(model).predict(validation.inputs, pool: pool), target: validation.targets)
+            if let folded = try ChromaGain.fold(fitted, into: model, checkingOn: validation.inputs) {
+                (model, gain) = (folded, fitted)
+                let predicted = try InferencePlan(model).predict(validation.inputs, pool: pool)
+                validationLoss = Double(try trainer.loss.evaluate(prediction: predicted, target: validation.targets).value)
+            }
+        }
         // No wall-clock time (the run's timestamps are in the database): the same data, settings
         // and thread count give the same file, byte for byte.
         let provenance: [String: Any] = [
@@ -223,7 +233,8 @@ public final class StyleTraining {
             "loss": settings.loss.rawValue, "augment": settings.augment, "from": settings.from ?? NSNull(),
         ]
         var metrics: [String: Any] = ["loss_function": settings.loss.rawValue, "train_loss": best.loss]
-        if let v = best.valLoss {
+        if let gain { metrics["chroma_gain"] = (Double(gain) * 1000).rounded() / 1000 }
+        if let v = validationLoss {
             metrics["val_loss"] = v
             if settings.loss == .mse { metrics["val_psnr_db"] = (10 * log10(1 / max(v, 1e-12)) * 100).rounded() / 100 }
         }

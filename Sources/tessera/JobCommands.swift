@@ -221,6 +221,8 @@ struct StylesCommand: AsyncParsableCommand {
 
     struct Entry: EncodesNulls {
         var name: String, file: String, input: String, output: String, params: Int
+        /// The long side the network runs at; nil: full size.
+        var workingSize: Int?
         /// Figures on held-out photos, when `tessera eval --record` stored them.
         var heldOut: HeldOutFigures?
         var error: String?
@@ -234,14 +236,15 @@ struct StylesCommand: AsyncParsableCommand {
             do {
                 let style = try registry.style(name)
                 return Entry(name: name, file: file, input: style.colour.input.rawValue, output: style.colour.output.rawValue,
-                             params: style.model.summary.totalParams, heldOut: style.heldOut, error: nil)
-            } catch { return Entry(name: name, file: file, input: "-", output: "-", params: 0, heldOut: nil, error: "\(error)") }
+                             params: style.model.summary.totalParams, workingSize: style.workingSize, heldOut: style.heldOut, error: nil)
+            } catch { return Entry(name: name, file: file, input: "-", output: "-", params: 0, workingSize: nil, heldOut: nil, error: "\(error)") }
         }
         if json { return try printJSON(entries) }
         func heldOut(_ f: HeldOutFigures?) -> String {
             f.map { String(format: "%.2f dB (%@ %.2f dB, %d photos)", $0.mean.psnr, $0.baseline, $0.mean.baselinePsnr, $0.photos) } ?? "-"
         }
-        print(table(["STYLE", "INPUT", "OUTPUT", "PARAMS", "HELD-OUT PSNR", "FILE"],
-                    entries.map { [$0.name, $0.input, $0.output, "\($0.params)", heldOut($0.heldOut), $0.error ?? $0.file] }))
+        print(table(["STYLE", "INPUT", "OUTPUT", "WORKS AT", "PARAMS", "HELD-OUT PSNR", "FILE"],
+                    entries.map { [$0.name, $0.input, $0.output, $0.workingSize.map { "\($0) px" } ?? "full size", "\($0.params)",
+                                   heldOut($0.heldOut), $0.error ?? $0.file] }))
     }
 }

@@ -94,14 +94,14 @@ import Training
 
     /// Each shipped style through the daemon as a user drops a photo in: the output has the photo's
     /// size and is closer to the style's reference than the baseline (the photo itself, a flat
-    /// image, the grey input); every shipped style takes the region path.
+    /// image, the grey input); every shipped style takes the region path (colorize's full-size pass).
     @Test func shippedStylesRunThroughTheDaemon() throws {
         let daemon = try Running()
         defer { daemon.stop() }
         let repository = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent()
         for filter in ReferenceFilter.allCases {
             let model = repository.appendingPathComponent("\(filter.rawValue).safetensors")
-            #expect(try Style.load(model).region != nil, "\(filter.rawValue) is tiled")
+            #expect(Stylizer(style: try Style.load(model)).takesRegionPath, "\(filter.rawValue) is tiled")
             try FileManager.default.copyItem(at: model, to: daemon.root.appendingPathComponent("models/\(filter.rawValue).safetensors"))
         }
         kill(daemon.process.processIdentifier, SIGHUP)
