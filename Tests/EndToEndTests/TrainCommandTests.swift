@@ -6,6 +6,7 @@ import ConvCore
 import Foundation
 import Imaging
 import JobStore
+import Styles
 import Testing
 
 @Suite(.tags(.slow)) struct TrainCommandTests {
@@ -203,5 +204,16 @@ import Testing
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors.bak"))) == installed)
         #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("models/edges.safetensors"))) != installed)
+
+        // At a working size the pairs are resized and the style records it; only CbCr styles may.
+        let small = try w.cli(["train", "colorize-small", "--inputs", w.path("colorize/input"), "--targets", w.path("colorize/target"),
+                               "--epochs", "1", "--steps", "3", "--batch", "8", "--working-size", "64"])
+        #expect(small.status == 0, "\(small.stderr)")
+        let style = try Style.load(URL(fileURLWithPath: w.path("models/colorize-small.safetensors")))
+        #expect(style.workingSize == 64 && style.colour.output == .cbcr)
+        #expect(try Model.load(style.file).metadata["tessera.metrics"]?.contains("\"chroma_gain\"") == true)
+        let wrong = try w.cli(["train", "edges-small", "--inputs", w.path("edges/input"), "--targets", w.path("edges/target"),
+                               "--epochs", "1", "--steps", "3", "--batch", "8", "--working-size", "64"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("needs a cbcr output"), "\(wrong.stderr)")
     }
 }
