@@ -8,11 +8,9 @@ import Foundation
 
 /// Whole images in memory as [1, h, w, bands] tensors in [0, 1]: for tests, training pairs and small tools.
 public enum ImageFile {
-    /// Pixels as [1, height, width, bands] in [0, 1] and the bit depth of the file's format;
-    /// with `longSide`, resized as `ImageSource.resized(longSide:)` does.
-    public static func load(_ url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit, longSide: Int? = nil) throws -> (pixels: Tensor, bitDepth: Int) {
-        let opened = try ImageSource(url: url, pixelLimit: pixelLimit)
-        let source = try longSide.map { try opened.resized(longSide: $0) } ?? opened
+    /// Pixels as [1, height, width, bands] in [0, 1] and the bit depth of the file's format.
+    public static func load(_ url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws -> (pixels: Tensor, bitDepth: Int) {
+        let source = try ImageSource(url: url, pixelLimit: pixelLimit)
         return (Tensor(shape: [1, source.height, source.width, source.bands], scalars: try source.readAll()), source.bitDepth)
     }
 

@@ -33,6 +33,20 @@ public struct TileGrid: Sendable, Equatable {
     }
 }
 
+/// Tile row `row` of cores laid side by side, [1, 16r, 16c, k], in tile order: [c, 16, 16, k]
+/// (core j's row y is the side's row 16 * row + y, columns 16j ..< 16j + 16).
+public func tileOrdered(_ side: Tensor, row: Int) -> Tensor {
+    let m = TileGrid.outputSize, k = side.shape[3], columns = side.shape[2] / m
+    return side.scalars.withUnsafeBufferPointer { sp in
+        Tensor(shape: [columns, m, m, k]) { out in
+            for t in 0..<(columns * m) {
+                let (j, y) = (t / m, t % m)
+                (out + (j * m + y) * m * k).update(from: sp.baseAddress! + ((row * m + y) * columns * m + j * m) * k, count: m * k)
+            }
+        }
+    }
+}
+
 /// Reflection about the edges without repeating the edge pixel (…, 2, 1, 0, 1, 2, …), periodic
 /// so that padding wider than the image still lands inside it; a one-pixel axis repeats.
 public func mirror(_ i: Int, _ n: Int) -> Int {

@@ -229,16 +229,7 @@ public final class TileRenderer: @unchecked Sendable {
         guard side.shape == [1, tileRows * m, columns * m, k] else {
             throw ImageError(source.url.path, "the style produced \(side.shape) for a strip, expected \([1, tileRows * m, columns * m, k])")
         }
-        return side.scalars.withUnsafeBufferPointer { sp in
-            (0..<tileRows).map { r in
-                Tensor(shape: [columns, m, m, k]) { out in
-                    for t in 0..<(columns * m) {
-                        let (j, y) = (t / m, t % m)
-                        (out + (j * m + y) * m * k).update(from: sp.baseAddress! + ((r * m + y) * columns * m + j * m) * k, count: m * k)
-                    }
-                }
-            }
-        }
+        return (0..<tileRows).map { tileOrdered(side, row: $0) }
     }
 }
 

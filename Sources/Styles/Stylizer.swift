@@ -124,7 +124,9 @@ struct WorkingSizeTransform: TileTransform {
         chroma = try ResampledBands(cbcr, width: source.width, height: source.height, path: path)
     }
 
-    func outputBands(forColourBands colourBands: Int) -> Int { 3 }
+    func outputBands(forColourBands colourBands: Int) -> Int {
+        stylizer.style.colour.outputBands(forColourBands: colourBands)
+    }
 
     var handlesRegions: Bool { stylizer.allowsRegionPath }
 
@@ -137,15 +139,8 @@ struct WorkingSizeTransform: TileTransform {
 
     func apply(_ tiles: Tensor, tileRow: Int) throws -> Tensor {
         let m = TileGrid.outputSize, columns = tiles.shape[0]
-        let side = try chromaRows(tileRow * m, count: m, width: columns * m)
-        // Side by side -> tile order: core j's row y is the strip's row y, columns 16j ..< 16j + 16.
-        let cores = Tensor(shape: [columns, m, m, 2]) { out in
-            for t in 0..<(columns * m) {
-                let (j, y) = (t / m, t % m)
-                for i in 0..<(2 * m) { out[(j * m + y) * m * 2 + i] = side[(y * columns * m + j * m) * 2 + i] }
-            }
-        }
-        return stylizer.style.colour.imageOutput(cores, tiles: tiles, margin: TileGrid.margin)
+        let side = Tensor(shape: [1, m, columns * m, 2], scalars: try chromaRows(tileRow * m, count: m, width: columns * m))
+        return stylizer.style.colour.imageOutput(tileOrdered(side, row: 0), tiles: tiles, margin: TileGrid.margin)
     }
 
     /// CbCr of image rows `first ..< first + count` as [count, width, 2]; rows and columns past the

@@ -20,8 +20,10 @@ enum ChromaGain {
     }
 
     /// `model` with its output scaled to 0.5 + g (output - 0.5), through the last layer's kernel
-    /// and bias; nil when the last layer is not linear in them (the check runs `inputs` through both).
-    static func fold(_ gain: Float, into model: Model, checkingOn inputs: Tensor) throws -> Model? {
+    /// and bias, and the folded model's output on `inputs`; nil when the last layer is not linear
+    /// in them (checked against `predicted`, the model's output on `inputs`).
+    static func fold(_ gain: Float, into model: Model, predicted: Tensor, on inputs: Tensor,
+                     pool: WorkerPool) throws -> (model: Model, predicted: Tensor)? {
         var weights = Dictionary(uniqueKeysWithValues: model.weights.map { ($0.name, $0.tensor) })
         guard let kernel = model.weights.last(where: { $0.name.hasSuffix(".kernel") })?.name else { return nil }
         let layer = String(kernel.dropLast(".kernel".count))
@@ -29,9 +31,9 @@ enum ChromaGain {
         weights[kernel] = Tensor(shape: k.shape, scalars: k.scalars.map { $0 * gain })
         weights["\(layer).bias"] = Tensor(shape: b.shape, scalars: b.scalars.map { gain * $0 + 0.5 * (1 - gain) })
         let folded = try Model(spec: model.spec, weights: weights)
-        let (before, after) = (try model.predict(inputs), try folded.predict(inputs))
-        guard before.shape == after.shape,
-              zip(before.scalars, after.scalars).allSatisfy({ abs(0.5 + gain * ($0 - 0.5) - $1) <= 1e-4 }) else { return nil }
-        return folded
+        let after = try InferencePlan(folded).predict(inputs, pool: pool)
+        guard predicted.shape == after.shape,
+              zip(predicted.scalars, after.scalars).allSatisfy({ abs(0.5 + gain * ($0 - 0.5) - $1) <= 1e-4 }) else { return nil }
+        return (folded, after)
     }
 }

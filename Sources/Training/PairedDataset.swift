@@ -16,9 +16,10 @@ struct PairImage: Sendable {
         (self.width, self.height, self.bands, self.samples) = (width, height, bands, samples)
     }
 
-    /// The image at `url`, resized to long side `longSide` when given (a working-size style's).
-    init(_ url: URL, longSide: Int? = nil) throws {
-        let (pixels, _) = try ImageFile.load(url, longSide: longSide)
+    /// An opened image, resized to long side `longSide` when given (a working-size style's).
+    init(_ opened: ImageSource, longSide: Int?) throws {
+        let source = try longSide.map { try opened.resized(longSide: $0) } ?? opened
+        let pixels = Tensor(shape: [1, source.height, source.width, source.bands], scalars: try source.readAll())
         (height, width) = (pixels.shape[1], pixels.shape[2])
         let all = pixels.shape[3]
         bands = all == 2 || all == 4 ? all - 1 : all
@@ -75,12 +76,12 @@ struct PairedDataset: Sendable {
             matched.insert(name)
             do {
                 // Sizes are compared before resizing: resizing would hide a misaligned pair.
-                let a = try PairImage(input, longSide: longSide), b = try PairImage(target, longSide: longSide)
-                let (inputSize, targetSize) = try (ImageSource(url: input), ImageSource(url: target))
-                guard inputSize.width == targetSize.width, inputSize.height == targetSize.height else {
-                    problem(PairProblem(file: target.path, reason: "\(targetSize.width)x\(targetSize.height), but its input \(input.lastPathComponent) is \(inputSize.width)x\(inputSize.height)"))
+                let (inputImage, targetImage) = try (ImageSource(url: input), ImageSource(url: target))
+                guard inputImage.width == targetImage.width, inputImage.height == targetImage.height else {
+                    problem(PairProblem(file: target.path, reason: "\(targetImage.width)x\(targetImage.height), but its input \(input.lastPathComponent) is \(inputImage.width)x\(inputImage.height)"))
                     continue
                 }
+                let a = try PairImage(inputImage, longSide: longSide), b = try PairImage(targetImage, longSide: longSide)
                 guard a.width >= TileGrid.inputSize, a.height >= TileGrid.inputSize else {
                     problem(PairProblem(file: input.path, reason: "\(a.width)x\(a.height) is smaller than one \(TileGrid.inputSize)x\(TileGrid.inputSize) tile"))
                     continue

@@ -217,11 +217,11 @@ public final class StyleTraining {
         var model = try Model.decode(best.weights).model
         var gain: Float?, validationLoss = best.valLoss
         if colour.output == .cbcr, let validation {
-            let fitted = ChromaGain.fit(predicted: try InferencePlan(model).predict(validation.inputs, pool: pool), target: validation.targets)
-            if let folded = try ChromaGain.fold(fitted, into: model, checkingOn: validation.inputs) {
-                (model, gain) = (folded, fitted)
-                let predicted = try InferencePlan(model).predict(validation.inputs, pool: pool)
-                validationLoss = Double(try trainer.loss.evaluate(prediction: predicted, target: validation.targets).value)
+            let predicted = try InferencePlan(model).predict(validation.inputs, pool: pool)
+            let fitted = ChromaGain.fit(predicted: predicted, target: validation.targets)
+            if let folded = try ChromaGain.fold(fitted, into: model, predicted: predicted, on: validation.inputs, pool: pool) {
+                (model, gain) = (folded.model, fitted)
+                validationLoss = Double(try trainer.loss.evaluate(prediction: folded.predicted, target: validation.targets).value)
             }
         }
         // No wall-clock time (the run's timestamps are in the database): the same data, settings

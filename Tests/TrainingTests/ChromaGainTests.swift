@@ -28,12 +28,15 @@ import Testing
     @Test func foldScalesTheOutputAroundNeutral() throws {
         var generator = SeededGenerator(seed: 9)
         let inputs = Tensor(shape: [3, 36, 36, 1], scalars: (0..<(3 * 36 * 36)).map { _ in generator.nextUnitFloat() })
-        let model = try Self.model(activation: "linear")
-        let folded = try #require(try ChromaGain.fold(0.3, into: model, checkingOn: inputs))
-        let (before, after) = (try model.predict(inputs), try folded.predict(inputs))
+        let model = try Self.model(activation: "linear"), pool = WorkerPool.shared(threads: 1)
+        let before = try model.predict(inputs)
+        let folded = try #require(try ChromaGain.fold(0.3, into: model, predicted: before, on: inputs, pool: pool))
+        let after = try folded.model.predict(inputs)
+        #expect(folded.predicted.scalars == (try InferencePlan(folded.model).predict(inputs, pool: pool)).scalars)
         #expect(zip(before.scalars, after.scalars).allSatisfy { abs(0.5 + 0.3 * ($0 - 0.5) - $1) < 1e-5 })
         #expect(zip(before.scalars, after.scalars).contains { abs($0 - $1) > 0.01 })
         // relu clips what the scaled kernel would make negative: not a fold.
-        #expect(try ChromaGain.fold(0.3, into: try Self.model(activation: "relu"), checkingOn: inputs) == nil)
+        let clipped = try Self.model(activation: "relu")
+        #expect(try ChromaGain.fold(0.3, into: clipped, predicted: try clipped.predict(inputs), on: inputs, pool: pool) == nil)
     }
 }
