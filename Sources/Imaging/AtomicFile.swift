@@ -4,10 +4,11 @@
 
 import Foundation
 
-/// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles).
+/// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles), short
+/// enough for any name: as much of the final name as fits, then the writer's pid and a random tag.
 func temporaryFile(for url: URL, format: ImageFormat) -> URL {
-    url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)")
+    let tail = ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)"
+    return url.deletingLastPathComponent().appendingPathComponent(FileName.fitting("." + url.lastPathComponent, tail))
 }
 
 /// Moves a finished temporary file into place: fsync, then rename (replacing) or link (refusing to

@@ -40,7 +40,7 @@ public enum ImageFile {
                                             : (colour ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W)
         let temporary = temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
-        guard options.write(image, as: format, to: temporary.path) == 0 else { throw ImageError(url.path, Vips.lastError()) }
+        try Vips.checked(url.path) { options.write(image, as: format, to: temporary.path) == 0 }
         try commit(temporary, to: url, replacing: true)
     }
 }

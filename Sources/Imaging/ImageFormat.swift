@@ -7,6 +7,9 @@ import CVips
 public enum ImageFormat: String, CaseIterable, Sendable {
     case jpeg, png, tiff, webp, gif, heif, avif
 
+    /// The formats as a user reads them in "unsupported format" errors.
+    static let readable = "JPEG, PNG, TIFF, WebP, GIF, HEIF and AVIF"
+
     /// The suffix libvips and people expect.
     public var suffix: String {
         switch self {

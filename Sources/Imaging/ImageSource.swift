@@ -24,76 +24,110 @@ public final class ImageSource: @unchecked Sendable {
     let resolution: (x: Double, y: Double)
     /// The normalised pipeline; shared read-only, one region per reading thread.
     let image: UnsafeMutablePointer<VipsImage>
+    /// The source's own duplicate of the file's descriptor, which libvips opens through /proc.
+    private let descriptor: Int32
 
     public var bands: Int { colourBands + (hasAlpha ? 1 : 0) }
     public var pixelCount: Int { width * height }
 
-    /// Opens an image, refusing unreadable files and images over `pixelLimit` pixels before decoding them.
-    public init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
-        self.url = url
-        let path = url.path
+    /// Opens the image file at `url` (following a symbolic link: the CLI's user named it), refusing
+    /// what is not a regular file without blocking on it (a FIFO), unreadable files and images
+    /// over `pixelLimit` pixels before decoding them.
+    public convenience init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ImageError(url.path, errno == ENOENT ? "no such file" : String(cString: strerror(errno))) }
+        defer { close(fd) }
+        try self.init(descriptor: fd, path: url.path, pixelLimit: pixelLimit)
+    }
+
+    /// Opens the image in the file open at `descriptor` (the source keeps a duplicate; the caller
+    /// closes its own), named `path` in errors. libvips reads it through /proc/self/fd, so a
+    /// rename or a symbolic link planted under the name after the caller opened it changes nothing.
+    public init(descriptor: Int32, path: String, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
+        self.url = URL(fileURLWithPath: path)
         guard Vips.ready else { throw ImageError(path, "libvips failed to initialise") }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { throw ImageError(path, "no such file") }
-        guard (attributes[.size] as? Int ?? 0) > 0 else { throw ImageError(path, "empty file") }
-        guard var image = tessera_vips_open(path, 1, 1) else { throw ImageError(path, Vips.lastError()) }
+        var s = stat()
+        guard fstat(descriptor, &s) == 0 else { throw ImageError(path, String(cString: strerror(errno))) }
+        guard (s.st_mode & S_IFMT) == S_IFREG else { throw ImageError(path, "not a regular file (\(fileKind(s.st_mode)))") }
+        guard s.st_size > 0 else { throw ImageError(path, "empty file") }
+        let own = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard own >= 0 else { throw ImageError(path, String(cString: strerror(errno))) }
+        self.descriptor = own
+        let opened = "/proc/self/fd/\(own)"
+        var image: UnsafeMutablePointer<VipsImage>?
         var owned = true
-        defer { if owned { tessera_vips_unref(image) } }
+        defer { if owned { if let image { tessera_vips_unref(image) }; close(own) } }
+        func reopen(sequential: Bool) throws {
+            var fresh: UnsafeMutablePointer<VipsImage>?
+            try Vips.checked(path) { fresh = tessera_vips_open(opened, 1, sequential ? 1 : 0); return fresh != nil }
+            if let image { tessera_vips_unref(image) }
+            image = fresh
+        }
         func replace(_ step: (UnsafeMutablePointer<VipsImage>, inout UnsafeMutablePointer<VipsImage>?) -> Int32) throws {
             var out: UnsafeMutablePointer<VipsImage>?
-            guard step(image, &out) == 0, let out else { throw ImageError(path, Vips.lastError()) }
-            tessera_vips_unref(image)
+            try Vips.checked(path) { step(image!, &out) == 0 && out != nil }
+            tessera_vips_unref(image!)
             image = out
         }
+        try reopen(sequential: true)
 
-        let (w, h) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
+        let (w, h) = (Int(vips_image_get_width(image!)), Int(vips_image_get_height(image!)))
         guard w * h <= pixelLimit else {
             throw ImageError(path, "\(w)x\(h) is \(megapixels(w * h)) megapixels, over the limit of \(megapixels(pixelLimit)) megapixels")
         }
-        let loader = Vips.string(image, "vips-loader") ?? ""
-        format = ImageFormat(loader: loader, compression: Vips.string(image, "heif-compression"))
+        let loader = Vips.string(image!, "vips-loader") ?? ""
+        format = ImageFormat(loader: loader, compression: Vips.string(image!, "heif-compression"))
 
         // Rotating needs the whole image: reopen with random access (libvips decodes large images
         // to a temporary file, not to memory).
         var orientation: Int32 = 1
-        if vips_image_get_typeof(image, "orientation") != 0 { vips_image_get_int(image, "orientation", &orientation) }
+        if vips_image_get_typeof(image!, "orientation") != 0 { vips_image_get_int(image!, "orientation", &orientation) }
         if (2...8).contains(orientation) {
-            guard let random = tessera_vips_open(path, 1, 0) else { throw ImageError(path, Vips.lastError()) }
-            tessera_vips_unref(image)
-            image = random
+            try reopen(sequential: false)
             try replace { tessera_vips_autorot($0, &$1) }
         }
 
-        let sixteen = vips_image_get_format(image) == VIPS_FORMAT_USHORT
-        guard sixteen || vips_image_get_format(image) == VIPS_FORMAT_UCHAR else {
+        let sixteen = vips_image_get_format(image!) == VIPS_FORMAT_USHORT
+        guard sixteen || vips_image_get_format(image!) == VIPS_FORMAT_UCHAR else {
             throw ImageError(path, "unsupported sample format (Tessera reads 8- and 16-bit images)")
         }
-        let cmyk = vips_image_get_interpretation(image) == VIPS_INTERPRETATION_CMYK
+        let cmyk = vips_image_get_interpretation(image!) == VIPS_INTERPRETATION_CMYK
         if cmyk {
             try replace { tessera_vips_icc_transform($0, &$1, "srgb", sixteen ? 16 : 8, "cmyk") }
-        } else if vips_image_get_bands(image) >= 3, let profile = Vips.blob(image, "icc-profile-data"), !isSRGB(profile) {
+        } else if vips_image_get_bands(image!) >= 3, let profile = Vips.blob(image!, "icc-profile-data"), !isSRGB(profile) {
             try replace { tessera_vips_icc_transform($0, &$1, "srgb", sixteen ? 16 : 8, nil) }
         }
         // Grey images with a grey ICC profile are left as they are: converting would make them RGB.
 
-        let bands = Int(vips_image_get_bands(image))
+        let bands = Int(vips_image_get_bands(image!))
         guard (1...4).contains(bands) else { throw ImageError(path, "\(bands) bands: not a grey or RGB image") }
-        (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
+        (width, height) = (Int(vips_image_get_width(image!)), Int(vips_image_get_height(image!)))
         hasAlpha = bands == 2 || bands == 4
         colourBands = bands - (hasAlpha ? 1 : 0)
         bitDepth = sixteen ? 16 : 8
-        resolution = (vips_image_get_xres(image), vips_image_get_yres(image))
-        self.image = image
+        resolution = (vips_image_get_xres(image!), vips_image_get_yres(image!))
+        self.image = image!
         owned = false
     }
 
     private init(_ other: ImageSource, image: UnsafeMutablePointer<VipsImage>) {
         (url, colourBands, hasAlpha, bitDepth, format, resolution) =
             (other.url, other.colourBands, other.hasAlpha, other.bitDepth, other.format, other.resolution)
+        descriptor = fcntl(other.descriptor, F_DUPFD_CLOEXEC, 0)
         (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
         self.image = image
     }
 
-    deinit { tessera_vips_unref(image) }
+    deinit {
+        tessera_vips_unref(image)
+        close(descriptor)
+    }
+
+    /// The same file opened again (for a second pass while this source is read): the same bytes
+    /// even if the name now belongs to another file.
+    public func reopened() throws -> ImageSource {
+        try ImageSource(descriptor: descriptor, path: url.path, pixelLimit: pixelCount)
+    }
 
     /// This image resized by libvips so its long side is `longSide` pixels (lanczos3 down,
     /// bicubic up), the short side in proportion and at least 16 pixels (one tile core), each
@@ -102,8 +136,8 @@ public final class ImageSource: @unchecked Sendable {
     public func resized(longSide: Int) throws -> ImageSource {
         let (w, h) = resizedSize(width: width, height: height, longSide: longSide)
         var out: UnsafeMutablePointer<VipsImage>?
-        guard tessera_vips_resize_to(image, &out, Int32(w), Int32(h)) == 0, let out else { throw ImageError(url.path, Vips.lastError()) }
-        return ImageSource(self, image: out)
+        try Vips.checked(url.path) { tessera_vips_resize_to(image, &out, Int32(w), Int32(h)) == 0 && out != nil }
+        return ImageSource(self, image: out!)
     }
 
     /// Every pixel, [height * width * bands] samples scaled to [0, 1] (for small images and training).
@@ -140,7 +174,7 @@ final class RowReader {
         for start in stride(from: rows.lowerBound, to: rows.upperBound, by: 64) {
             let n = min(64, rows.upperBound - start)
             var rect = VipsRect(left: 0, top: Int32(start), width: Int32(w), height: Int32(n))
-            guard vips_region_prepare(region, &rect) == 0 else { throw ImageError(path, Vips.lastError()) }
+            try Vips.checked(path) { vips_region_prepare(region, &rect) == 0 }
             for y in 0..<n {
                 let to = destination + (start - rows.lowerBound + y) * samples
                 let from = UnsafeRawPointer(tessera_region_addr(region, 0, Int32(start + y))!)
@@ -164,6 +198,18 @@ func resizedSize(width: Int, height: Int, longSide: Int) -> (width: Int, height:
     let scale = Double(longSide) / Double(max(width, height))
     func side(_ n: Int) -> Int { min(16 * n, max(min(16, 16 * n), Int((Double(n) * scale).rounded()))) }
     return (side(width), side(height))
+}
+
+/// What kind of file a mode says, for "not a regular file" errors.
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFDIR: "a folder"
+    case S_IFIFO: "a FIFO"
+    case S_IFSOCK: "a socket"
+    case S_IFCHR, S_IFBLK: "a device"
+    case S_IFLNK: "a symbolic link"
+    default: "not a plain file"
+    }
 }
 
 private func megapixels(_ pixels: Int) -> String {

@@ -22,9 +22,9 @@ public enum ReferenceFilter: String, CaseIterable, Sendable {
         func step(_ image: UnsafeMutablePointer<VipsImage>,
                   _ operation: (UnsafeMutablePointer<VipsImage>, inout UnsafeMutablePointer<VipsImage>?) -> Int32) throws -> UnsafeMutablePointer<VipsImage> {
             var out: UnsafeMutablePointer<VipsImage>?
-            guard operation(image, &out) == 0, let out else { throw ImageError(path, Vips.lastError()) }
-            owned.append(out)
-            return out
+            try Vips.checked(path) { operation(image, &out) == 0 && out != nil }
+            owned.append(out!)
+            return out!
         }
 
         let colour = source.colourBands == 3
@@ -37,9 +37,10 @@ public enum ReferenceFilter: String, CaseIterable, Sendable {
             photo = try step(photo) { tessera_vips_resize($0, &$1, Double(longSide) / Double(long)) }
         }
         // Input and target both read the photo: decode it (small now) once, into memory.
-        guard let decoded = vips_image_copy_memory(photo) else { throw ImageError(path, Vips.lastError()) }
-        owned.append(decoded)
-        photo = decoded
+        var decoded: UnsafeMutablePointer<VipsImage>?
+        try Vips.checked(path) { decoded = vips_image_copy_memory(photo); return decoded != nil }
+        owned.append(decoded!)
+        photo = decoded!
         let luma = colour ? try step(photo) { tessera_vips_luma601($0, &$1) } : photo
 
         let (inputImage, targetImage): (UnsafeMutablePointer<VipsImage>, UnsafeMutablePointer<VipsImage>)
@@ -61,7 +62,7 @@ public enum ReferenceFilter: String, CaseIterable, Sendable {
         let temporaries = [input, target].map { temporaryFile(for: $0, format: .png) }
         defer { temporaries.forEach { unlink($0.path) } }
         for (image, (temporary, url)) in zip([inputImage, targetImage], zip(temporaries, [input, target])) {
-            guard tessera_vips_pngsave(image, temporary.path) == 0 else { throw ImageError(url.path, Vips.lastError()) }
+            try Vips.checked(url.path) { tessera_vips_pngsave(image, temporary.path) == 0 }
         }
         try commit(temporaries[0], to: input, replacing: false)
         try commit(temporaries[1], to: target, replacing: false)

@@ -23,8 +23,8 @@ public final class ResampledBands: @unchecked Sendable {
         guard let memory else { throw ImageError(path, Vips.lastError()) }
         defer { tessera_vips_unref(memory) }
         var out: UnsafeMutablePointer<VipsImage>?
-        guard tessera_vips_resize_to(memory, &out, Int32(width), Int32(height)) == 0, let out else { throw ImageError(path, Vips.lastError()) }
-        (self.image, self.width, self.height, self.bands, self.path) = (out, width, height, k, path)
+        try Vips.checked(path) { tessera_vips_resize_to(memory, &out, Int32(width), Int32(height)) == 0 && out != nil }
+        (self.image, self.width, self.height, self.bands, self.path) = (out!, width, height, k, path)
     }
 
     deinit { tessera_vips_unref(image) }

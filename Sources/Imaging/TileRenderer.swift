@@ -71,7 +71,7 @@ public final class TileRenderer: @unchecked Sendable {
                                outputDepth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
                                interpretation, source.resolution.x, source.resolution.y)
         if colour, let profile = Vips.srgbProfile {
-            profile.withUnsafeBytes { _ = vips_image_set_blob_copy(out, "icc-profile-data", $0.baseAddress, $0.count) }
+            profile.withUnsafeBytes { vips_image_set_blob_copy(out, "icc-profile-data", $0.baseAddress, $0.count) }
         } else {
             vips_image_remove(out, "icc-profile-data")
         }

@@ -1,23 +1,54 @@
-// libvips set-up, errors and metadata: initialised once per process, errors read from its global
-// buffer as one line.
+// libvips set-up, errors and metadata: initialised once per process with only the loaders of the
+// formats Tessera lists, errors read as one line that belongs to the call that failed.
 
 import CVips
+import Synchronization
 
 enum Vips {
+    /// The loader classes Tessera reads with (and their file, buffer and source variants); every
+    /// other loader (SVG, PDF, PPM, ImageMagick, ...) is blocked, so a file in another format,
+    /// whatever its name, is "unsupported format" rather than decoded by a library nobody chose.
+    static let allowedLoaders = ["VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadTiff", "VipsForeignLoadWebp",
+                                 "VipsForeignLoadNsgif", "VipsForeignLoadHeif"]
+
     /// Runs vips_init once, on first use. libvips' own warnings (several lines each, on stderr)
     /// are turned off: every failure reaches the user as one error line instead.
     static let ready: Bool = {
         setenv("VIPS_WARNING", "0", 0)
-        return vips_init("tessera") == 0
+        guard vips_init("tessera") == 0 else { return false }
+        vips_block_untrusted_set(1)
+        vips_operation_block_set("VipsForeignLoad", 1)
+        for loader in allowedLoaders { vips_operation_block_set(loader, 0) }
+        return true
     }()
 
-    /// libvips' last error as one line, clearing the buffer.
+    /// Serialises the calls that can fail with reading libvips' error buffer, which is one for the
+    /// whole process: without it a job reads another job's message ("VipsJpeg: Premature end of
+    /// input file" about someone else's file).
+    private static let errors = Mutex(())
+
+    /// Runs `call` (a libvips call returning 0 or a pointer on success) and, if it failed, throws
+    /// its own error about `path`.
+    static func checked(_ path: String, _ call: () -> Bool) throws {
+        let message: String? = errors.withLock { _ in
+            vips_error_clear()
+            return call() ? nil : lastError()
+        }
+        if let message { throw ImageError(path, message) }
+    }
+
+    /// libvips' last error as one line, clearing the buffer. Outside `checked` the message may be
+    /// another thread's; use it only where nothing else can be failing (savers, whose input
+    /// errors are recorded by the renderer first).
     static func lastError() -> String {
         let text = String(cString: vips_error_buffer())
         vips_error_clear()
-        guard let line = text.split(separator: "\n").first.map(String.init) else { return "corrupt or truncated image data" }
+        guard var line = text.split(separator: "\n").first.map(String.init) else { return "corrupt or truncated image data" }
+        // Files are opened as /proc/self/fd/N (see ImageSource); the caller names the file.
+        line = line.replacing(/\/proc\/self\/fd\/[0-9]+(: )?/, with: "")
         // "VipsForeignLoad: "/x/y.jpg" is not a known file format": the path is said already.
-        if line.hasSuffix("is not a known file format") { return "not an image format Tessera can read" }
+        if line.hasSuffix("is not a known file format") { return "unsupported format (Tessera reads \(ImageFormat.readable))" }
+        if line.contains("operation is blocked") { return "unsupported format (Tessera reads \(ImageFormat.readable))" }
         return line
     }
 

@@ -108,7 +108,7 @@ struct WorkingSizeTransform: TileTransform {
     init(stylizer: Stylizer, source: ImageSource, workingSize: Int) throws {
         self.stylizer = stylizer
         let style = stylizer.style, path = source.url.path
-        let again = try ImageSource(url: source.url, pixelLimit: source.pixelCount)
+        let again = try source.reopened()
         guard (again.width, again.height, again.bands) == (source.width, source.height, source.bands) else {
             throw ImageError(path, "changed while it was being read")
         }

@@ -29,7 +29,7 @@ import Testing
             _ = try ImageFile.load(url)
             Issue.record("a text file loaded as an image")
         } catch let e as ImageError {
-            #expect(e.description == "\(url.path): not an image format Tessera can read")
+            #expect(e.description == "\(url.path): unsupported format (Tessera reads JPEG, PNG, TIFF, WebP, GIF, HEIF and AVIF)")
         }
     }
 }
