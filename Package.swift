@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "ConvCore", swiftSettings: nativeCPU),
         // libvips through pkg-config, with fixed-arity wrappers for its variadic calls.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        // Linux calls Swift's Glibc module does not declare (renameat2).
+        .target(name: "CLinux"),
         .target(name: "Imaging", dependencies: ["CVips", "ConvCore"], swiftSettings: nativeCPU),
         .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
         .target(name: "JobStore", dependencies: [
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Styles", "JobStore", "Imaging", "Settings",
+                "Styles", "JobStore", "Imaging", "Settings", "CLinux",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

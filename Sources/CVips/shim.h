@@ -41,10 +41,6 @@ static inline int tessera_vips_pipeline(VipsImage *out, VipsImage *in) {
     return vips_image_pipelinev(out, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL);
 }
 
-static inline void tessera_vips_set_error(const char *domain, const char *message) {
-    vips_error(domain, "%s", message);
-}
-
 // Operations the reference filters of `tessera pairs make` use.
 static inline int tessera_vips_resize(VipsImage *in, VipsImage **out, double scale) {
     return vips_resize(in, out, scale, NULL);

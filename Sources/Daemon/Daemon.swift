@@ -4,10 +4,15 @@
 // beside <name>.error.txt. Runs as a swift-service-lifecycle Service: SIGTERM or SIGINT stops
 // taking jobs, puts the running ones back in the queue and exits 0. SIGHUP reloads the styles.
 //
+// Files are reached only through the folders' descriptors (see Folder.swift): no symbolic link
+// is followed, nothing is replaced, and a job works on the file it queued (device and inode), never
+// on another put under the same name.
+//
 // A kill -9 can land anywhere; a restart repairs each window: running jobs are queued again, a
 // job's output name is reserved in the database before it is written (so a rerun whose earlier
-// attempt got as far as the rename just records it), temporary files of dead writers are removed,
-// and finished jobs whose source is still in the inbox are archived or failed then.
+// attempt got as far as the rename just records it), a source's place in archive/ or failed/ is
+// reserved before the move (so an interrupted move is finished there, once), temporary files of
+// dead writers are removed, and finished jobs whose source is still in the inbox are settled then.
 
 import Foundation
 import Imaging
@@ -29,24 +34,28 @@ public final class Daemon: Service, @unchecked Sendable {
     private let stopping = Mutex(false)
     private let wake = NSCondition()
     private let styleCache = Mutex<[String: Style]>([:])
+    private let inbox: Folder, outbox: Folder, archive: Folder, failed: Folder
 
-    /// A daemon over these settings, opening (and migrating) its database.
+    /// A daemon over these settings, opening (and migrating) its database and its folders.
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         store = try JobStore(path: settings.database)
+        (inbox, outbox, archive, failed) = try (Folder(configured: settings.inbox), Folder(configured: settings.outbox),
+                                                Folder(configured: settings.archive), Folder(configured: settings.failed))
         registry = StyleRegistry(directory: URL(fileURLWithPath: settings.models))
         id = "\(ProcessInfo.processInfo.hostName):\(getpid())"
     }
 
     /// Runs until graceful shutdown: running jobs go back to the queue and it returns.
     public func run() async throws {
-        for folder in [settings.inbox, settings.outbox, settings.archive, settings.failed] {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        }
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
         let recovered = try store.recoverRunning()
-        for name in FileMoves.removeStaleTemporaries(under: settings.outbox) { logger.info("removed a dead writer's temporary file \(name)") }
+        for style in outbox.names().valid {
+            for name in (try? outbox.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
+                logger.info("removed a dead writer's temporary file \(outbox.shown("\(style)/\(name)"))")
+            }
+        }
         for job in try store.unsettled(under: settings.inbox) { settle(job) }
         reloadStyles()
         logger.info("tessera daemon started", metadata: ["database": "\(settings.database)", "inbox": "\(settings.inbox)",
@@ -57,7 +66,8 @@ public final class Daemon: Service, @unchecked Sendable {
         hangup.resume()
         defer { hangup.cancel() }
 
-        let watcher = try InboxWatcher(root: settings.inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds)
+        let watcher = try InboxWatcher(inbox: inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds,
+                                       warn: { [logger] in logger.warning("\($0)") })
         // Ready once the inbox is watched, and before the watcher thread's first WATCHDOG=1.
         notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
         let finished = DispatchGroup()
@@ -101,7 +111,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private func watchLoop(_ watcher: InboxWatcher) {
         var lastScan = Date(), lastBeat = Date.distantPast
         while !isStopping {
-            for file in watcher.poll() { enqueue(file.path, style: file.style, size: file.size, mtime: file.mtime) }
+            for found in watcher.poll() { enqueue(found) }
             if Date().timeIntervalSince(lastScan) >= settings.scanSeconds { watcher.rescan(); lastScan = Date() }
             if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
                 // The watchdog is fed only while the database takes writes.
@@ -115,16 +125,38 @@ public final class Daemon: Service, @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ path: String, style: String, size: Int64, mtime: Double) {
+    /// Queues a found file, hashed through a descriptor opened without following links; an
+    /// entry that is not a regular file becomes a failed job (moved to failed/ with its reason).
+    private func enqueue(_ found: InboxWatcher.Found) {
+        let (style, name, identity, refusal): (String, String, FileIdentity, String?) = switch found {
+        case let .file(style, name, identity): (style, name, identity, nil)
+        case let .refused(style, name, identity, reason): (style, name, identity, reason)
+        }
+        let path = "\(inbox.path)/\(style)/\(name)"
         do {
-            guard try !store.isKnown(source: path, size: size, mtime: mtime) else { return }
-            let job = try store.enqueue(try NewJob(file: path, style: style, origin: .inbox))
+            guard try !store.isKnown(source: path, identity: identity) else { return }
+            let new: NewJob
+            if let refusal {
+                new = NewJob(source: path, style: style, identity: identity, digest: "", origin: .inbox)
+                let job = try store.enqueue(new)
+                guard job.added else { return }
+                try store.fail(job.id, reason: "\(Shown.name(path)): \(refusal)")
+                logger.error("job \(job.id) failed: \(Shown.name(path)): \(refusal)")
+                if let (failedJob, _) = try store.job(job.id) { settle(failedJob) }
+                return
+            }
+            let folder = try inbox.subfolder(style, create: false)
+            let (fd, opened) = try folder.openRegular(name)
+            defer { close(fd) }
+            guard opened == identity else { return } // changed since it was stable: found again later
+            new = NewJob(source: path, style: style, identity: identity, digest: try ContentDigest.of(descriptor: fd, path: path), origin: .inbox)
+            let job = try store.enqueue(new)
             if job.added {
-                logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(path)", "style": "\(style)"])
+                logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(Shown.name(path))", "style": "\(style)"])
                 wake.broadcast()
             }
         } catch {
-            logger.error("cannot queue \(path): \(error)")
+            logger.error("cannot queue \(Shown.name(path)): \(Shown.name("\(error)"))")
         }
     }
 
@@ -160,28 +192,53 @@ public final class Daemon: Service, @unchecked Sendable {
         let state = Mutex((done: 0, at: Date.distantPast, stop: Interruption?.none))
     }
 
+    /// Opens a job's source: an inbox file through its style folder without following links, a
+    /// submitted one where it was named; either way only the file that was queued.
+    private func openSource(_ job: Job) throws -> Int32 {
+        let fd: Int32
+        if job.origin == .inbox {
+            fd = try inbox.subfolder(job.style, create: false).openRegular((job.source as NSString).lastPathComponent).descriptor
+        } else {
+            fd = open(job.source, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { throw ImageError(job.source, String(cString: strerror(errno))) }
+        }
+        var s = stat()
+        fstat(fd, &s)
+        let now = FileIdentity(s), queued = job.identity
+        // Jobs queued before identities were kept have none (0, 0).
+        guard queued.device == 0 && queued.inode == 0 || (now.isSameFile(as: queued) && now.size == queued.size && now.mtime == queued.mtime) else {
+            close(fd)
+            throw SourceReplaced(path: job.source)
+        }
+        return fd
+    }
+
     private func process(_ job: Job) {
         let started = Date()
         do {
             let style = try style(job.style)
-            let outFolder = "\(settings.outbox)/\(job.style)"
-            try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
-            if let earlier = job.output, FileManager.default.fileExists(atPath: earlier) {
+            let outFolder = try outbox.subfolder(job.style)
+            if let earlier = job.output, let s = outFolder.entry((earlier as NSString).lastPathComponent), (s.st_mode & S_IFMT) == S_IFREG {
                 // An earlier attempt renamed its output into place and died before recording it.
                 try store.finish(job.id, output: earlier, tiles: job.tilesTotal)
-                logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(earlier)"])
+                logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(Shown.name(earlier))"])
                 return settle(job)
             }
-            let source = try ImageSource(url: URL(fileURLWithPath: job.source), pixelLimit: settings.maxMegapixels * 1_000_000)
+            let fd = try openSource(job)
+            defer { close(fd) }
+            let source = try ImageSource(descriptor: fd, path: job.source, pixelLimit: settings.maxMegapixels * 1_000_000)
             let format = source.format ?? .png
             var name = job.name
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
-            let output = try store.reserveOutput(job.id) { FileMoves.freeName(name, in: outFolder, taken: $0) }
+            let output = try store.reserveOutput(job.id) { "\(outFolder.path)/" + outFolder.freeName(name, taken: $0) }
+            // Written inside the folder opened above, whatever its name points to by now.
+            let written = "/proc/self/fd/\(outFolder.descriptor)"
+            let target = URL(fileURLWithPath: "\(written)/\((output as NSString).lastPathComponent)")
             let reported = Reported()
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
             do {
-                result = try stylizer.stylize(source, to: URL(fileURLWithPath: output), options: SaveOptions(format: format)) { [self] done, total in
+                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format)) { [self] done, total in
                     reported.state.withLock { r in
                         guard r.stop == nil else { return }
                         if isStopping { r.stop = .daemonStopping; return }
@@ -197,12 +254,14 @@ public final class Daemon: Service, @unchecked Sendable {
                 switch reported.state.withLock({ $0.stop }) {
                 case .daemonStopping?: try store.requeue(job.id, reason: "daemon stopping"); return
                 case .canceled?: try store.markCanceled(job.id); return
-                default: throw error
+                default:
+                    if let e = error as? ImageError, e.path.hasPrefix(written) { throw ImageError(outFolder.path + e.path.dropFirst(written.count), e.reason) }
+                    throw error
                 }
             }
             try store.finish(job.id, output: output, tiles: result.tiles)
             _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
-            logger.info("done", metadata: ["job": "\(job.id)", "output": "\(output)",
+            logger.info("done", metadata: ["job": "\(job.id)", "output": "\(Shown.name(output))",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         } catch {
             return fail(job, error)
@@ -213,12 +272,12 @@ public final class Daemon: Service, @unchecked Sendable {
     /// Bad input and a style the models folder does not hold fail at once; anything else (a full
     /// disk, a style file that does not load) is retried with backoff until the attempts run out.
     private func fail(_ job: Job, _ error: any Error) {
-        let reason = "\(error)"
+        let reason = Shown.name("\(error)")
         // An image error about the source itself (not the output); compared as absolute paths,
         // since a relative root (the default ./var) gives relative sources.
         func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
         let badSource = (error as? ImageError).map { absolute($0.path) == absolute(job.source) } ?? false
-        let permanent = badSource || (try? registry.file(job.style)) == nil
+        let permanent = badSource || error is SourceReplaced || (try? registry.file(job.style)) == nil
         do {
             if !permanent && job.attempts < settings.attempts {
                 let delay = pow(2, Double(job.attempts))
@@ -238,20 +297,67 @@ public final class Daemon: Service, @unchecked Sendable {
     }
 
     /// Moves the source of a finished inbox job out of the inbox: to archive/<style>/ when done,
-    /// to failed/<style>/ beside <name>.error.txt when failed. Submitted files stay where they are.
+    /// to failed/<style>/ beside <name>.error.txt when failed. Submitted files stay where they
+    /// are; a file that is not the job's (another put under its name) is left for its own job.
+    /// Each step can be repeated after a crash: the destination is reserved first, the error file
+    /// is written (replacing only itself) before the move, the move replaces nothing.
     private func settle(_ job: Job) {
-        guard job.origin == .inbox, FileManager.default.fileExists(atPath: job.source) else { return }
+        guard job.origin == .inbox else { return }
+        let name = (job.source as NSString).lastPathComponent
+        let queued = job.identity, identified = queued.device != 0 || queued.inode != 0
         do {
-            if job.status == .failed {
-                let moved = try FileMoves.move(job.source, into: "\(settings.failed)/\(job.style)")
-                try Data(((job.error ?? "failed") + "\n").utf8).write(to: URL(fileURLWithPath: moved + ".error.txt"))
-                try store.moved(job.id, source: moved)
-            } else {
-                let archived = try FileMoves.move(job.source, into: "\(settings.archive)/\(job.style)")
-                try store.moved(job.id, source: archived)
+            let from = try inbox.subfolder(job.style, create: false)
+            let into = try (job.status == .failed ? failed : archive).subfolder(job.style)
+            let companion = job.status == .failed ? ".error.txt" : ""
+            func isTheJobs(_ s: stat?) -> Bool { s.map { !identified || FileIdentity($0).isSameFile(as: queued) } ?? false }
+            guard let here = from.entry(name) else {
+                // Moved before a crash let the database hear of it, or removed by someone.
+                if let destination = job.destination, isTheJobs(into.entry((destination as NSString).lastPathComponent)) {
+                    try store.moved(job.id, source: destination)
+                }
+                return
+            }
+            guard isTheJobs(here) else {
+                logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
+                return
+            }
+            var again = false
+            while true {
+                let destination = try store.reserveDestination(job.id, again: again) { "\(into.path)/" + into.freeName(name, taken: $0, companion: companion) }
+                let target = (destination as NSString).lastPathComponent
+                if job.status == .failed { try into.writeReplacing(target + companion, Data((Shown.name(job.error ?? "failed") + "\n").utf8)) }
+                do {
+                    try from.move(name, to: into, as: target)
+                } catch .taken {
+                    // Taken since it was reserved: by this file itself (a hard-link move cut short), or by another.
+                    if isTheJobs(into.entry(target)), isTheJobs(from.entry(name)) { unlinkat(from.descriptor, name, 0) } else {
+                        if job.status == .failed { unlinkat(into.descriptor, target + companion, 0) }
+                        again = true
+                        continue
+                    }
+                } catch .gone {
+                    return
+                } catch let .other(reason) {
+                    throw DaemonError("cannot move \(Shown.name(job.source)) to \(into.shown(target)): \(reason)")
+                }
+                if !isTheJobs(into.entry(target)) {
+                    // Another file was renamed over the source between the check and the move: it goes back.
+                    try? into.move(target, to: from, as: name)
+                    if job.status == .failed { unlinkat(into.descriptor, target + companion, 0) }
+                    logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
+                    return
+                }
+                try store.moved(job.id, source: destination)
+                return
             }
         } catch {
-            logger.error("job \(job.id): cannot move \(job.source) out of the inbox: \(error)")
+            logger.error("job \(job.id): cannot move \(Shown.name(job.source)) out of the inbox: \(Shown.name("\(error)"))")
         }
     }
+}
+
+/// The file under a job's name is not the one that was queued (replaced, or changed in place).
+struct SourceReplaced: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "\(path): replaced or changed after it was queued; the file now there is a job of its own" }
 }

@@ -1,25 +1,43 @@
 // Finds files in inbox/<style>/ with inotify: a file is a candidate when it was closed after
 // writing or moved in (or was there at start, or turns up in a periodic rescan), and it is
 // handed over once its size and mtime have not changed for `stable` seconds. Names that are
-// temporary or system litter are ignored.
+// temporary or system litter are ignored. Everything is looked at through folder descriptors
+// without following links: a style folder that is a symbolic link is not used (said once), and
+// an entry that is not a regular file (a link, a FIFO, a socket) is handed over at once as
+// refused, so the daemon can fail it with the reason instead of reading through it. Nothing is
+// passed over in silence: names that are not UTF-8, subfolders and files directly in the inbox
+// are said once each.
 
 import Foundation
 import Glibc
+import Imaging
+import JobStore
 
 final class InboxWatcher: @unchecked Sendable { // used by the watcher thread only
-    let root: String
+    /// What the watcher hands over.
+    enum Found: Equatable {
+        /// A regular file that has stopped changing.
+        case file(style: String, name: String, identity: FileIdentity)
+        /// Something that is not a regular file, with the reason it is not read.
+        case refused(style: String, name: String, identity: FileIdentity, reason: String)
+    }
+
+    let inbox: Folder
     let styles: () -> [String]
     let stable: Double
+    /// Hears each problem once (a style folder that is a link, a name that is not UTF-8, ...).
+    let warn: (String) -> Void
     private let fd: Int32
-    private var watches: [Int32: String] = [:] // watch descriptor -> style ("" for the root)
-    private var candidates: [String: (style: String, size: Int64, mtime: Double, since: Double)] = [:]
+    private var watched: [String: (folder: Folder, watch: Int32)] = [:]
+    private var root: Int32 = -1
+    private var candidates: [String: (style: String, name: String, identity: FileIdentity, since: Double)] = [:]
+    private var warned: Set<String> = []
 
-    init(root: String, styles: @escaping () -> [String], stable: Double) throws {
-        (self.root, self.styles, self.stable) = (root, styles, stable)
+    init(inbox: Folder, styles: @escaping () -> [String], stable: Double, warn: @escaping (String) -> Void = { _ in }) throws {
+        (self.inbox, self.styles, self.stable, self.warn) = (inbox, styles, stable, warn)
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        addWatch(root, style: "")
+        root = addWatch(inbox)
         rescan()
     }
 
@@ -31,37 +49,61 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
             || [".part", ".filepart", ".tmp", ".crdownload", ".partial", ".download"].contains { lower.hasSuffix($0) }
     }
 
-    private func addWatch(_ path: String, style: String) {
-        let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE)
-        let wd = inotify_add_watch(fd, path, mask)
-        if wd >= 0 { watches[wd] = style }
+    /// Watches the folder itself (through its descriptor: the name may have been replaced since).
+    private func addWatch(_ folder: Folder) -> Int32 {
+        let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_ONLYDIR)
+        return inotify_add_watch(fd, "/proc/self/fd/\(folder.descriptor)", mask)
+    }
+
+    private func warnOnce(_ key: String, _ message: String) {
+        if warned.insert(key).inserted { warn(message) }
     }
 
     /// Watches every style folder (creating those of known styles) and makes every file present a candidate.
     func rescan() {
-        let fm = FileManager.default
-        for style in styles() { try? fm.createDirectory(atPath: "\(root)/\(style)", withIntermediateDirectories: true) }
-        let watched = Set(watches.values)
-        for style in ((try? fm.contentsOfDirectory(atPath: root)) ?? []) where !Self.ignored(style) {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: "\(root)/\(style)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-            if !watched.contains(style) { addWatch("\(root)/\(style)", style: style) }
-            rescanStyle(style)
+        for style in styles() where inbox.entry(style) == nil { _ = try? inbox.subfolder(style) }
+        let (names, invalid) = inbox.names()
+        for name in invalid { warnOnce("/" + name, "\(inbox.shown(name)): the name is not valid UTF-8; rename it to use it as a style folder") }
+        for name in names where !Self.ignored(name) { look(atTopLevel: name) }
+    }
+
+    private func look(atTopLevel name: String) {
+        guard let s = inbox.entry(name) else { return }
+        guard (s.st_mode & S_IFMT) == S_IFDIR else {
+            let reason = (s.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link, not a folder: not used (style folders must be real folders)"
+                : "files directly in the inbox are not read; put them in a style's folder, inbox/<style>/"
+            warnOnce("/" + name, "\(inbox.shown(name)): \(reason)")
+            return
         }
+        if let current = watched[name] {
+            var f = stat()
+            if fstat(current.folder.descriptor, &f) == 0, f.st_ino == s.st_ino, f.st_dev == s.st_dev { return rescanStyle(name) }
+            inotify_rm_watch(fd, current.watch)
+            watched[name] = nil
+        }
+        guard let folder = try? inbox.subfolder(name, create: false) else { return }
+        watched[name] = (folder, addWatch(folder))
+        rescanStyle(name)
     }
 
     private func consider(style: String, name: String) {
-        guard !Self.ignored(name) else { return }
-        let path = "\(root)/\(style)/\(name)"
-        var s = stat()
-        guard stat(path, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { return }
-        let mtime = Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9
-        if let c = candidates[path], c.size == Int64(s.st_size), c.mtime == mtime { return }
-        candidates[path] = (style, Int64(s.st_size), mtime, Date().timeIntervalSince1970)
+        guard !Self.ignored(name), let folder = watched[style]?.folder, let s = folder.entry(name) else { return }
+        let identity = FileIdentity(s)
+        let key = "\(style)/\(name)"
+        switch s.st_mode & S_IFMT {
+        case S_IFREG:
+            if let c = candidates[key], c.identity == identity { return }
+            candidates[key] = (style, name, identity, Date().timeIntervalSince1970)
+        case S_IFDIR:
+            warnOnce(key, "\(folder.shown(name)): subfolders of a style folder are not read")
+        default:
+            candidates[key] = (style, name, identity, -1) // refused at the next poll, whatever its age
+        }
     }
 
-    /// Reads pending events, then returns the candidates that have been stable long enough.
-    func poll() -> [(path: String, style: String, size: Int64, mtime: Double)] {
+    /// Reads pending events, then returns what is ready: regular files stable long enough, and
+    /// entries that are not regular files.
+    func poll() -> [Found] {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -69,38 +111,46 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
             var offset = 0
             while offset + 16 <= n {
                 // struct inotify_event: wd, mask, cookie, len, then the NUL-padded name.
-                let (wd, mask, length) = buffer.withUnsafeBytes { b in
-                    (b.load(fromByteOffset: offset, as: Int32.self), b.load(fromByteOffset: offset + 4, as: UInt32.self),
+                let (wd, length) = buffer.withUnsafeBytes { b in
+                    (b.load(fromByteOffset: offset, as: Int32.self),
                      Int(b.load(fromByteOffset: offset + 12, as: UInt32.self)))
                 }
-                let name = String(decoding: buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
+                let bytes = Array(buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 })
                 offset += 16 + length
-                guard let style = watches[wd] else { continue }
-                if style.isEmpty {
-                    if mask & UInt32(IN_ISDIR) != 0, !Self.ignored(name) { addWatch("\(root)/\(name)", style: name); rescanStyle(name) }
-                } else {
-                    consider(style: style, name: name)
+                let style = wd == root ? nil : watched.first { $0.value.watch == wd }?.key
+                guard wd == root || style != nil else { continue }
+                guard let name = String(validating: bytes, as: UTF8.self) else {
+                    let folder = style.flatMap { watched[$0]?.folder } ?? inbox
+                    warnOnce("\(style ?? "")/\(Shown.bytes(bytes))",
+                             "\(folder.shown(Shown.bytes(bytes))): the name is not valid UTF-8; Tessera cannot read it until it is renamed")
+                    continue
                 }
+                if let style { consider(style: style, name: name) } else if !Self.ignored(name) { look(atTopLevel: name) }
             }
         }
         // Re-check sizes: a file still being written is not stable.
         let now = Date().timeIntervalSince1970
-        var ready: [(String, String, Int64, Double)] = []
-        for (path, c) in candidates {
-            var s = stat()
-            guard stat(path, &s) == 0 else { candidates[path] = nil; continue }
-            let mtime = Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9
-            if Int64(s.st_size) != c.size || mtime != c.mtime {
-                candidates[path] = (c.style, Int64(s.st_size), mtime, now)
-            } else if now - c.since >= stable && now - mtime >= stable {
-                ready.append((path, c.style, c.size, c.mtime))
-                candidates[path] = nil
+        var ready: [Found] = []
+        for (key, c) in candidates {
+            guard let s = watched[c.style]?.folder.entry(c.name) else { candidates[key] = nil; continue }
+            let identity = FileIdentity(s)
+            if (s.st_mode & S_IFMT) != S_IFREG {
+                ready.append(.refused(style: c.style, name: c.name, identity: identity, reason: "not a regular file (\(fileKind(s.st_mode)))"))
+                candidates[key] = nil
+            } else if identity != c.identity || c.since < 0 {
+                candidates[key] = (c.style, c.name, identity, now)
+            } else if now - c.since >= stable && now - identity.mtime >= stable {
+                ready.append(.file(style: c.style, name: c.name, identity: identity))
+                candidates[key] = nil
             }
         }
         return ready
     }
 
     private func rescanStyle(_ style: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(style)")) ?? [] { consider(style: style, name: name) }
+        guard let folder = watched[style]?.folder else { return }
+        let (names, invalid) = folder.names()
+        for name in invalid { warnOnce("\(style)/\(name)", "\(folder.shown(name)): the name is not valid UTF-8; Tessera cannot read it until it is renamed") }
+        for name in names { consider(style: style, name: name) }
     }
 }

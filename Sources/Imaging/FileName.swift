@@ -1,6 +1,8 @@
 // File names as the kernel limits them: at most 255 bytes, so a name made from another (a
 // temporary name, name-1.png, name.error.txt) keeps as much of it as fits, cut between characters.
 
+import Glibc
+
 /// Names that fit the file system's limit.
 public enum FileName {
     /// NAME_MAX on Linux file systems.
@@ -22,5 +24,17 @@ public enum FileName {
     /// `base` + `tail`, the base cut so the whole fits in `maxBytes`.
     public static func fitting(_ base: String, _ tail: String) -> String {
         prefix(base, bytes: maxBytes - tail.utf8.count) + tail
+    }
+}
+
+/// What kind of file a mode says, for "not a regular file" errors.
+public func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFDIR: "a folder"
+    case S_IFIFO: "a FIFO"
+    case S_IFSOCK: "a socket"
+    case S_IFCHR, S_IFBLK: "a device"
+    case S_IFLNK: "a symbolic link"
+    default: "not a plain file"
     }
 }

@@ -200,18 +200,6 @@ func resizedSize(width: Int, height: Int, longSide: Int) -> (width: Int, height:
     return (side(width), side(height))
 }
 
-/// What kind of file a mode says, for "not a regular file" errors.
-func fileKind(_ mode: mode_t) -> String {
-    switch mode & S_IFMT {
-    case S_IFDIR: "a folder"
-    case S_IFIFO: "a FIFO"
-    case S_IFSOCK: "a socket"
-    case S_IFCHR, S_IFBLK: "a device"
-    case S_IFLNK: "a symbolic link"
-    default: "not a plain file"
-    }
-}
-
 private func megapixels(_ pixels: Int) -> String {
     let mp = Double(pixels) / 1e6
     return mp >= 10 ? "\(Int(mp.rounded()))" : String(format: "%.1f", mp)

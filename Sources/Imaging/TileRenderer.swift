@@ -85,10 +85,9 @@ public final class TileRenderer: @unchecked Sendable {
         guard generated == 0 else { throw ImageError(url.path, Vips.lastError()) }
 
         let saved = withExtendedLifetime(self) { options.write(out, as: format, to: temporary.path) }
-        if saved != 0 {
-            let message = Vips.lastError()
-            throw lock.withLock { failure } ?? ImageError(url.path, message)
-        }
+        if let failure = lock.withLock({ failure }) { throw failure }
+        // Only a write can fail here (a full disk): another thread's message is possible but rare.
+        if saved != 0 { throw ImageError(url.path, Vips.lastError()) }
         try commit(temporary, to: url, replacing: replacing)
         return format
     }
@@ -97,9 +96,17 @@ public final class TileRenderer: @unchecked Sendable {
     private func generate(_ region: UnsafeMutablePointer<VipsRegion>) -> Int32 {
         lock.lock()
         defer { lock.unlock() }
-        if failure != nil { return -1 }
         let rect = region.pointee.valid
         let (left, top, width, height) = (Int(rect.left), Int(rect.top), Int(rect.width), Int(rect.height))
+        // After a failure the saver gets black rows and finishes; `write` then throws the failure
+        // and removes the file. Failing the saver instead would make it add its own message to
+        // libvips' process-wide error buffer, where another job reading its error could find it.
+        func blank() -> Int32 {
+            let bytes = width * outputBands * outputDepth / 8
+            for y in top..<(top + height) { tessera_region_addr(region, Int32(left), Int32(y))!.update(repeating: 0, count: bytes) }
+            return 0
+        }
+        if failure != nil { return blank() }
         do {
             let m = TileGrid.outputSize
             let reader = nextTileRow <= (top + height - 1) / m ? RowReader(source) : nil
@@ -124,8 +131,7 @@ public final class TileRenderer: @unchecked Sendable {
             return 0
         } catch {
             failure = error
-            tessera_vips_set_error("tessera", "\(error)")
-            return -1
+            return blank()
         }
     }
 

@@ -16,6 +16,9 @@ enum Vips {
     static let ready: Bool = {
         setenv("VIPS_WARNING", "0", 0)
         guard vips_init("tessera") == 0 else { return false }
+        // The operation cache keys loads by file name, and /proc/self/fd/N names another file
+        // once N is reused: no cache (nothing here loads the same file twice on purpose).
+        vips_cache_set_max(0)
         vips_block_untrusted_set(1)
         vips_operation_block_set("VipsForeignLoad", 1)
         for loader in allowedLoaders { vips_operation_block_set(loader, 0) }

@@ -14,6 +14,21 @@ public enum ContentDigest {
         return hex(hash.finalize())
     }
 
+    /// SHA-256 of the file open at `descriptor`, read from its start (the offset is not moved).
+    public static func of(descriptor: Int32, path: String) throws -> String {
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+            guard n >= 0 else { throw JobStoreError("\(path): cannot read: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { break }
+            buffer.withUnsafeBytes { hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            offset += off_t(n)
+        }
+        return hex(hash.finalize())
+    }
+
     /// A finished digest in lowercase hex.
     public static func hex(_ digest: SHA256.Digest) -> String {
         digest.map { String(format: "%02x", $0) }.joined()

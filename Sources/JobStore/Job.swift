@@ -24,6 +24,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var style: String
     public var size: Int64
     public var mtime: Double
+    public var device: Int64
+    public var inode: Int64
     public var digest: String
     public var origin: Origin
     public var status: Status
@@ -39,6 +41,14 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var notBefore: Double
     public var startedAt: Double?
     public var finishedAt: Double?
+    /// Where the source is being moved (archive/ or failed/), reserved before the move so a
+    /// crash in between finishes the same move at the next start.
+    public var destination: String?
+
+    /// The source file as it was when queued.
+    public var identity: FileIdentity {
+        FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), size: size, mtime: mtime)
+    }
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 
@@ -73,24 +83,26 @@ public struct JobEvent: Codable, Sendable, FetchableRecord, TableRecord {
 public struct NewJob: Sendable {
     public var source: String
     public var style: String
-    public var size: Int64
-    public var mtime: Double
+    public var identity: FileIdentity
     public var digest: String
     public var origin: Job.Origin
     public var priority: Int
 
-    /// A job for a file whose identity is known already.
-    public init(source: String, style: String, size: Int64, mtime: Double, digest: String, origin: Job.Origin, priority: Int = 0) {
-        (self.source, self.style, self.size, self.mtime, self.digest, self.origin, self.priority) = (source, style, size, mtime, digest, origin, priority)
+    /// A job for a file whose identity and digest are known already.
+    public init(source: String, style: String, identity: FileIdentity, digest: String, origin: Job.Origin, priority: Int = 0) {
+        (self.source, self.style, self.identity, self.digest, self.origin, self.priority) = (source, style, identity, digest, origin, priority)
     }
 
-    /// The job for the file at `path` as it is now: its size, modification time and content digest.
+    /// The job for the regular file at `path` as it is now (a symbolic link followed: the caller
+    /// named it): its identity and content digest, read without blocking on a FIFO.
     public init(file path: String, style: String, origin: Job.Origin, priority: Int = 0) throws {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw JobStoreError("\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
         var s = stat()
-        guard stat(path, &s) == 0 else { throw JobStoreError("\(path): \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &s) == 0 else { throw JobStoreError("\(path): \(String(cString: strerror(errno)))") }
         guard (s.st_mode & S_IFMT) == S_IFREG else { throw JobStoreError("\(path): not a regular file") }
-        let mtime = Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9
-        self.init(source: path, style: style, size: Int64(s.st_size), mtime: mtime, digest: try ContentDigest.of(file: path),
+        self.init(source: path, style: style, identity: FileIdentity(s), digest: try ContentDigest.of(descriptor: fd, path: path),
                   origin: origin, priority: priority)
     }
 }

@@ -45,19 +45,21 @@ public final class JobStore: Sendable {
 
     // MARK: enqueueing
 
-    /// Adds a job unless the same file (path, size, mtime, digest) was ever enqueued for the same
-    /// style; returns the job's id and whether it is new.
+    /// Adds a job unless the same file (path, device, inode, size, mtime, digest) was ever
+    /// enqueued for the same style; returns the job's id and whether it is new.
     @discardableResult
     public func enqueue(_ new: NewJob) throws -> (id: Int64, added: Bool) {
-        try database.write { db in
+        let (device, inode) = (Int64(bitPattern: new.identity.device), Int64(bitPattern: new.identity.inode))
+        return try database.write { db in
             try db.execute(sql: """
-                INSERT INTO jobs (source, name, style, size, mtime, digest, origin, priority, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.size, new.mtime,
-                                 new.digest, new.origin, new.priority, Self.now])
+                INSERT INTO jobs (source, name, style, size, mtime, device, inode, digest, origin, priority, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.identity.size, new.identity.mtime,
+                                 device, inode, new.digest, new.origin, new.priority, Self.now])
             guard db.changesCount > 0 else {
-                let id = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE source = ? AND style = ? AND size = ? AND mtime = ? AND digest = ?",
-                                            arguments: [new.source, new.style, new.size, new.mtime, new.digest])
+                let id = try Int64.fetchOne(db, sql: """
+                    SELECT id FROM jobs WHERE source = ? AND style = ? AND device = ? AND inode = ? AND size = ? AND mtime = ? AND digest = ?
+                    """, arguments: [new.source, new.style, device, inode, new.identity.size, new.identity.mtime, new.digest])
                 return (id!, false)
             }
             let id = db.lastInsertedRowID
@@ -66,11 +68,15 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Whether a job exists for this path, size and modification time (checked before hashing a file).
-    public func isKnown(source: String, size: Int64, mtime: Double) throws -> Bool {
+    /// Whether a job exists for this file under this path (checked before hashing it).
+    public func isKnown(source: String, identity: FileIdentity) throws -> Bool {
         try database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ? AND size = ? AND mtime = ?)",
-                              arguments: [source, size, mtime]) ?? false
+            // Jobs queued before v4 have no identity (0, 0): their name, size and time decide.
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ? AND (device = ? AND inode = ? OR device = 0 AND inode = 0) AND size = ? AND mtime = ?)
+                """,
+                              arguments: [source, Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode),
+                                          identity.size, identity.mtime]) ?? false
         }
     }
 
@@ -124,10 +130,24 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Picks where a finished job's source goes (archive/ or failed/) once: a move interrupted by
+    /// a crash is finished to the same place. `choose` gets the destinations other unsettled jobs
+    /// have reserved and must avoid them.
+    /// With `again`, the reservation is made anew (the reserved name was taken by another file).
+    public func reserveDestination(_ id: Int64, again: Bool = false, choose: (Set<String>) throws -> String) throws -> String {
+        try database.write { db in
+            if !again, let reserved = try String.fetchOne(db, sql: "SELECT destination FROM jobs WHERE id = ?", arguments: [id]) { return reserved }
+            let taken = try String.fetchSet(db, sql: "SELECT destination FROM jobs WHERE destination IS NOT NULL")
+            let destination = try choose(taken)
+            try db.execute(sql: "UPDATE jobs SET destination = ? WHERE id = ?", arguments: [destination, id])
+            return destination
+        }
+    }
+
     /// Records where a job's source was moved (archive/ or failed/).
     public func moved(_ id: Int64, source: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET source = ? WHERE id = ?", arguments: [source, id])
+            try db.execute(sql: "UPDATE jobs SET source = ?, destination = NULL WHERE id = ?", arguments: [source, id])
             try Self.log(db, id, "moved", source)
         }
     }

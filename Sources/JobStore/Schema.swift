@@ -79,10 +79,25 @@ enum Schema {
             try db.drop(table: "jobs")
             try db.rename(table: "jobs_v3", to: "jobs")
         }
+        // A job is about one file (device and inode), not a name: a different file under the
+        // same name is a job of its own; the source's move out of the inbox is reserved first.
+        migrator.registerMigration("v4: file identity and reserved destination") { db in
+            try db.create(table: "jobs_v4") { t in
+                jobColumns(t)
+                t.column("device", .integer).notNull().defaults(to: 0)
+                t.column("inode", .integer).notNull().defaults(to: 0)
+                t.column("destination", .text)
+                t.uniqueKey(["source", "style", "device", "inode", "size", "mtime", "digest"])
+            }
+            let columns = try db.columns(in: "jobs").map { "\"\($0.name)\"" }.joined(separator: ", ")
+            try db.execute(sql: "INSERT INTO jobs_v4 (\(columns)) SELECT \(columns) FROM jobs")
+            try db.drop(table: "jobs")
+            try db.rename(table: "jobs_v4", to: "jobs")
+        }
         return migrator
     }
 
-    /// The columns of `jobs` (every migration that rebuilds the table writes them the same way).
+    /// The columns of `jobs` as of v3 (every migration that rebuilds the table starts from them).
     private static func jobColumns(_ t: TableDefinition) {
         t.autoIncrementedPrimaryKey("id")
         t.column("source", .text).notNull()

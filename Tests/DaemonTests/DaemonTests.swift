@@ -1,5 +1,5 @@
-// The daemon's own rules, without starting it: which inbox names are ignored, how free output
-// names are chosen, how the systemd environment is read, and the watcher's stable-file hand-over.
+// The daemon's own rules, without starting it: which inbox names are ignored, how the systemd
+// environment is read, and the watcher's stable-file hand-over (its folder rules: FolderTests).
 
 import Foundation
 import Testing
@@ -12,31 +12,6 @@ import TestSupport
             #expect(InboxWatcher.ignored(name), "\(name)")
         }
         for name in ["photo.jpg", "part.png", "tmp", "a.partial.png"] { #expect(!InboxWatcher.ignored(name), "\(name)") }
-    }
-
-    @Test func freeNamesSkipExistingFilesAndReservedNames() throws {
-        let folder = Scratch.folder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.path
-        #expect(FileMoves.freeName("x.png", in: path) == "\(path)/x.png")
-        FileManager.default.createFile(atPath: "\(path)/x.png", contents: Data())
-        #expect(FileMoves.freeName("x.png", in: path) == "\(path)/x-1.png")
-        #expect(FileMoves.freeName("x.png", in: path, taken: ["\(path)/x-1.png"]) == "\(path)/x-2.png")
-        #expect(FileMoves.freeName("noext", in: path) == "\(path)/noext")
-    }
-
-    @Test func movesNeverReplaceAFile() throws {
-        let folder = Scratch.folder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let archive = folder.appendingPathComponent("archive").path
-        for content in ["first", "second"] {
-            let source = folder.appendingPathComponent("s.png").path
-            FileManager.default.createFile(atPath: source, contents: Data(content.utf8))
-            let moved = try FileMoves.move(source, into: archive)
-            #expect(!FileManager.default.fileExists(atPath: source))
-            #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: moved)), as: UTF8.self) == content)
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: archive).sorted() == ["s-1.png", "s.png"])
     }
 
     @Test func systemdEnvironmentIsRead() {
@@ -53,13 +28,13 @@ import TestSupport
     @Test func watcherHandsOverStableFilesOnce() throws {
         let root = Scratch.folder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let watcher = try InboxWatcher(root: root.path, styles: { ["edges"] }, stable: 0.2)
+        let watcher = try InboxWatcher(inbox: try Folder(configured: root.path), styles: { ["edges"] }, stable: 0.2)
         FileManager.default.createFile(atPath: root.appendingPathComponent("edges/a.png").path, contents: Data([1, 2, 3]))
         FileManager.default.createFile(atPath: root.appendingPathComponent("edges/b.png.part").path, contents: Data([1]))
         var found: [String] = []
         let deadline = Date().addingTimeInterval(5)
         while found.isEmpty && Date() < deadline {
-            found += watcher.poll().map { "\($0.style)/\(($0.path as NSString).lastPathComponent) \($0.size)" }
+            found += watcher.poll().map { if case let .file(style, name, identity) = $0 { "\(style)/\(name) \(identity.size)" } else { "\($0)" } }
             usleep(50_000)
         }
         #expect(found == ["edges/a.png 3"])

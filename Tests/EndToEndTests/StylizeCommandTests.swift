@@ -51,7 +51,7 @@ import Testing
             ("truncated.jpg", jpeg.prefix(jpeg.count / 2), [], "Premature end"),
             ("bad-crc.png", corrupt, [], "error"),
             ("empty.jpg", Data(), [], "empty file"),
-            ("text.jpg", Data("hello, not a JPEG\n".utf8), [], "not an image format"),
+            ("text.jpg", Data("hello, not a JPEG\n".utf8), [], "unsupported format"),
             ("large.jpg", jpeg, ["--max-megapixels", "0"], "over the limit"),
         ]
         for (name, bytes, extra, reason) in cases {

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct JobStoreTests {
     private func job(_ path: String, style: String = "posterize", priority: Int = 0) -> NewJob {
-        NewJob(source: path, style: style, size: 10, mtime: 1, digest: "d-\(path)", origin: .inbox, priority: priority)
+        NewJob(source: path, style: style, identity: FileIdentity(device: 1, inode: 7, size: 10, mtime: 1), digest: "d-\(path)", origin: .inbox, priority: priority)
     }
 
     @Test func claimsByPriorityThenAgeAndNeverTwice() throws {
@@ -89,7 +89,7 @@ import Testing
         #expect(try store.trainingMetrics(run: run).map(\.step) == [10, 20, 30, 40, 50])
     }
 
-    /// A database made before v3 keeps its jobs and takes the same file for a second style.
+    /// A database made before v3 (and v4) keeps its jobs and takes the same file for a second style.
     @Test func migrationKeepsJobsAndAllowsASecondStyle() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
@@ -101,7 +101,9 @@ import Testing
         try old.close()
         let store = try JobStore(path: path)
         #expect(try store.jobs().map(\.style) == ["posterize"])
-        #expect(try store.enqueue(job("/in/a.png")).added == false)
+        // Jobs from before v4 have no identity: the file under their name counts as known.
+        #expect(try store.isKnown(source: "/in/a.png", identity: FileIdentity(device: 1, inode: 7, size: 10, mtime: 1)))
+        #expect(try !store.isKnown(source: "/in/a.png", identity: FileIdentity(device: 1, inode: 7, size: 11, mtime: 1)))
         #expect(try store.enqueue(job("/in/a.png", style: "edges")).added)
     }
 }

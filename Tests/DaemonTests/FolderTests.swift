@@ -1,0 +1,79 @@
+// The folder rules that keep the daemon inside its folders: no symbolic link followed, nothing
+// replaced, no name too long, no wait on a FIFO, every name shown on one line.
+
+import Foundation
+import JobStore
+import Testing
+import TestSupport
+@testable import Daemon
+
+@Suite struct FolderTests {
+    let root = Scratch.folder()
+
+    func make(_ path: String, _ content: String = "x") {
+        let url = root.appendingPathComponent(path)
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: url.path, contents: Data(content.utf8))
+    }
+
+    func read(_ path: String) -> String? { try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) }
+
+    @Test func freeNamesSkipFilesDanglingLinksAndReservations() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = try Folder(configured: root.path)
+        #expect(folder.freeName("x.png") == "x.png")
+        make("x.png")
+        #expect(folder.freeName("x.png") == "x-1.png")
+        #expect(symlink("/nonexistent/target", root.appendingPathComponent("x-1.png").path) == 0)
+        #expect(folder.freeName("x.png") == "x-2.png")
+        #expect(folder.freeName("x.png", taken: ["\(root.path)/x-2.png"]) == "x-3.png")
+        make("y.png.error.txt")
+        #expect(folder.freeName("y.png", companion: ".error.txt") == "y-1.png")
+        #expect(folder.freeName("noext") == "noext")
+        let long = String(repeating: "n", count: 251) + ".png"
+        make(long)
+        let next = folder.freeName(long, companion: ".error.txt")
+        #expect(next.hasSuffix(".png") && next != long && (next + ".error.txt").utf8.count == 255)
+    }
+
+    @Test func movesReplaceNothing() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let inbox = try Folder(configured: root.appendingPathComponent("in").path)
+        let archive = try Folder(configured: root.appendingPathComponent("archive").path)
+        make("in/s.png", "first")
+        make("archive/s.png", "kept")
+        #expect(throws: Folder.MoveError.taken) { try inbox.move("s.png", to: archive, as: "s.png") }
+        try inbox.move("s.png", to: archive, as: archive.freeName("s.png"))
+        #expect(read("archive/s.png") == "kept" && read("archive/s-1.png") == "first" && read("in/s.png") == nil)
+        #expect(throws: Folder.MoveError.gone) { try inbox.move("s.png", to: archive, as: "t.png") }
+    }
+
+    @Test func linksAreNeverFollowed() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        make("outside/secret.png", "secret")
+        let inbox = try Folder(configured: root.appendingPathComponent("inbox").path)
+        #expect(symlink(root.appendingPathComponent("outside").path, root.appendingPathComponent("inbox/linked").path) == 0)
+        #expect(throws: DaemonError.self) { try inbox.subfolder("linked", create: false) }
+        #expect(throws: DaemonError.self) { try inbox.subfolder("linked") }
+        let style = try inbox.subfolder("style")
+        #expect(symlink(root.appendingPathComponent("outside/secret.png").path, root.appendingPathComponent("inbox/style/a.png").path) == 0)
+        #expect { try style.openRegular("a.png") } throws: { "\($0)".hasSuffix("a.png: a symbolic link; Tessera reads only regular files") }
+        // A link planted where an error file goes is replaced itself; its target is untouched.
+        #expect(symlink(root.appendingPathComponent("outside/secret.png").path, root.appendingPathComponent("inbox/style/b.png.error.txt").path) == 0)
+        try style.writeReplacing("b.png.error.txt", Data("reason\n".utf8))
+        #expect(read("outside/secret.png") == "secret" && read("inbox/style/b.png.error.txt") == "reason\n")
+    }
+
+    @Test func aFIFOIsRefusedWithoutWaiting() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = try Folder(configured: root.path)
+        #expect(mkfifo(root.appendingPathComponent("p.png").path, 0o600) == 0)
+        #expect { try folder.openRegular("p.png") } throws: { "\($0)".hasSuffix("p.png: not a regular file (a FIFO)") }
+    }
+
+    @Test func namesAreShownOnOneLine() {
+        #expect(Shown.name("a\nb\tc.png") == "a\\nb\\tc.png")
+        #expect(Shown.name("é.png") == "é.png")
+        #expect(Shown.bytes([0x61, 0xff, 0x62, 0xc3, 0xa9]) == "a\\xffbé")
+    }
+}
