@@ -6,14 +6,17 @@
 
 #include <vips/vips.h>
 
-/// Opens an image file (the first page or frame). `fail` turns on fail-on-error (truncated data
-/// is an error instead of a grey bottom); `sequential` streams top to bottom instead of decoding
-/// the whole image first.
-static inline VipsImage *tessera_vips_open(const char *path, int fail, int sequential) {
-    return vips_image_new_from_file(path,
-        "fail_on", fail ? VIPS_FAIL_ON_ERROR : VIPS_FAIL_ON_NONE,
-        "access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM,
-        NULL);
+/// Opens an image file (the first page or frame) with the named loader ("jpegload", "pngload",
+/// ...) only: no other loader's detection runs over the file (some parse it deeply just to say
+/// no). `fail` turns on fail-on-error (truncated data is an error instead of a grey bottom);
+/// `sequential` streams top to bottom instead of decoding the whole image first.
+static inline VipsImage *tessera_vips_load(const char *loader, const char *path, int fail, int sequential) {
+    VipsImage *out = NULL;
+    if (vips_call(loader, path, &out,
+            "fail_on", fail ? VIPS_FAIL_ON_ERROR : VIPS_FAIL_ON_NONE,
+            "access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM,
+            NULL)) return NULL;
+    return out;
 }
 
 /// Rotates and flips by the EXIF orientation tag and removes the tag.

@@ -51,9 +51,11 @@ public final class Daemon: Service, @unchecked Sendable {
     public func run() async throws {
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
         let recovered = try store.recoverRunning()
-        for style in outbox.names().valid {
-            for name in (try? outbox.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
-                logger.info("removed a dead writer's temporary file \(outbox.shown("\(style)/\(name)"))")
+        for root in [outbox, failed] { // outputs and error files are written through temporaries
+            for style in root.names().valid {
+                for name in (try? root.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
+                    logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
+                }
             }
         }
         for job in try store.unsettled(under: settings.inbox) { settle(job) }

@@ -34,6 +34,34 @@ public enum ImageFormat: String, CaseIterable, Sendable {
         }
     }
 
+    /// The format a file's first bytes say (its signature), whatever its name; nil for anything
+    /// else. At least 32 bytes, fewer if the file is shorter.
+    init?(signature b: [UInt8]) {
+        func at(_ offset: Int, _ text: String) -> Bool { b.count >= offset + text.utf8.count && Array(b[offset..<(offset + text.utf8.count)]) == Array(text.utf8) }
+        if b.starts(with: [0xff, 0xd8, 0xff]) { self = .jpeg }
+        else if b.starts(with: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) { self = .png }
+        else if b.starts(with: [0x49, 0x49, 0x2a, 0x00]) || b.starts(with: [0x4d, 0x4d, 0x00, 0x2a])
+            || b.starts(with: [0x49, 0x49, 0x2b, 0x00]) || b.starts(with: [0x4d, 0x4d, 0x00, 0x2b]) { self = .tiff } // BigTIFF too
+        else if at(0, "RIFF") && at(8, "WEBP") { self = .webp }
+        else if at(0, "GIF87a") || at(0, "GIF89a") { self = .gif }
+        else if at(4, "ftyp"), ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif", "avis"].contains(where: { brand in
+            stride(from: 8, through: min(b.count, 32) - 4, by: 4).contains { at($0, brand) } }) {
+            self = at(8, "avif") || at(8, "avis") ? .avif : .heif
+        } else { return nil }
+    }
+
+    /// The libvips loader for the format's files.
+    var loader: String {
+        switch self {
+        case .jpeg: "jpegload"
+        case .png: "pngload"
+        case .tiff: "tiffload"
+        case .webp: "webpload"
+        case .gif: "gifload"
+        case .heif, .avif: "heifload"
+        }
+    }
+
     /// The format a libvips loader reads ("jpegload" -> jpeg); nil for formats Tessera does not
     /// write (the output then falls back to PNG).
     init?(loader: String, compression: String?) {

@@ -54,12 +54,18 @@ public final class ImageSource: @unchecked Sendable {
         guard own >= 0 else { throw ImageError(path, String(cString: strerror(errno))) }
         self.descriptor = own
         let opened = "/proc/self/fd/\(own)"
+        var head = [UInt8](repeating: 0, count: 32)
+        let got = head.withUnsafeMutableBytes { pread(own, $0.baseAddress, 32, 0) }
+        guard let signature = ImageFormat(signature: Array(head.prefix(max(0, got)))) else {
+            close(own)
+            throw ImageError(path, "unsupported format (Tessera reads \(ImageFormat.readable))")
+        }
         var image: UnsafeMutablePointer<VipsImage>?
         var owned = true
         defer { if owned { if let image { tessera_vips_unref(image) }; close(own) } }
         func reopen(sequential: Bool) throws {
             var fresh: UnsafeMutablePointer<VipsImage>?
-            try Vips.checked(path) { fresh = tessera_vips_open(opened, 1, sequential ? 1 : 0); return fresh != nil }
+            try Vips.checked(path) { fresh = tessera_vips_load(signature.loader, opened, 1, sequential ? 1 : 0); return fresh != nil }
             if let image { tessera_vips_unref(image) }
             image = fresh
         }

@@ -39,11 +39,12 @@ import Training
             if start { try self.start() }
         }
 
-        /// Starts the daemon (again) and waits until it watches the style folders.
-        func start() throws {
+        /// Starts the daemon (again), under `wrapper` (a command such as strace that runs it) if
+        /// given, and waits until it watches the style folders (or has died).
+        func start(wrapper: [String] = []) throws {
             process = Process()
-            process.executableURL = tesseraBinary
-            process.arguments = ["daemon"]
+            process.executableURL = wrapper.isEmpty ? tesseraBinary : URL(fileURLWithPath: wrapper[0])
+            process.arguments = wrapper.dropFirst() + (wrapper.isEmpty ? [] : [tesseraBinary.path]) + ["daemon"]
             process.environment = environment
             if relativeRoot { process.currentDirectoryURL = root }
             let log = root.appendingPathComponent("daemon.log")
@@ -53,8 +54,10 @@ import Training
             process.standardError = handle
             try process.run()
             let deadline = Date().addingTimeInterval(20)
-            while !FileManager.default.fileExists(atPath: folder("inbox/tint").path) && Date() < deadline { usleep(50_000) }
-            while (try? cli(["status", "--json"]).stdout.contains("\"daemon_alive\":true")) != true && Date() < deadline { usleep(50_000) }
+            while !FileManager.default.fileExists(atPath: folder("inbox/tint").path) && process.isRunning && Date() < deadline { usleep(50_000) }
+            while (try? cli(["status", "--json"]).stdout.contains("\"daemon_alive\":true")) != true && process.isRunning && Date() < deadline {
+                usleep(50_000)
+            }
         }
 
         func folder(_ path: String) -> URL { root.appendingPathComponent("var/\(path)") }

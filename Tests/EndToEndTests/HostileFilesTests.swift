@@ -74,7 +74,7 @@ import Testing
     /// A file renamed over one being processed is a job of its own: the first job's output is the
     /// first file's, the second file is archived by its own job, nothing is lost or moved twice.
     @Test func aFileRenamedOverARunningOneGetsItsOwnJob() throws {
-        let daemon = try Running()
+        let daemon = try Running(settings: ["workers": "1"]) // the second file's job waits for the first's end
         defer { daemon.stop() }
         let (a, b) = (daemon.root.appendingPathComponent("a.png"), daemon.root.appendingPathComponent("b.png"))
         try ImageFile.save(DaemonCommandTests.image(3, width: 3000, height: 2400), bitDepth: 8, to: a)

@@ -41,7 +41,7 @@ enum Support {
 extension Support {
     /// One pixel of an 8-bit file as stored, without any colour management.
     static func storedPixel(_ url: URL, _ x: Int, _ y: Int) -> [Float] {
-        guard Vips.ready, let image = tessera_vips_open(url.path, 1, 0) else { fatalError("cannot open \(url.path)") }
+        guard Vips.ready, let image = tessera_vips_load(ImageFormat(name: url.pathExtension)!.loader, url.path, 1, 0) else { fatalError("cannot open \(url.path)") }
         defer { tessera_vips_unref(image) }
         var size = 0
         guard let memory = vips_image_write_to_memory(image, &size) else { fatalError("cannot decode \(url.path)") }
