@@ -18,7 +18,7 @@ getent group tessera >/dev/null || groupadd --system tessera
 id tessera >/dev/null 2>&1 || useradd --system --gid tessera --home-dir /var/lib/tessera --no-create-home --shell /usr/sbin/nologin tessera
 install -d -m 0755 /etc/tessera
 [ -e /etc/tessera/tessera.yaml ] || install -m 0644 deploy/tessera.yaml /etc/tessera/tessera.yaml
-install -d -o tessera -g tessera -m 2775 /var/lib/tessera /var/lib/tessera/models
+install -d -o tessera -g tessera -m 2770 /var/lib/tessera /var/lib/tessera/models
 for model in Models/*.safetensors; do
     [ -e "/var/lib/tessera/models/$(basename "$model")" ] || install -o tessera -g tessera -m 0664 "$model" /var/lib/tessera/models/
 done

@@ -40,7 +40,8 @@ public final class Daemon: Service, @unchecked Sendable {
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        store = try JobStore(path: settings.database)
+        umask(settings.umask)
+        store = try JobStore(path: settings.database, group: settings.group)
         (inbox, outbox, archive, failed) = try (Folder(configured: settings.inbox), Folder(configured: settings.outbox),
                                                 Folder(configured: settings.archive), Folder(configured: settings.failed))
         registry = StyleRegistry(directory: URL(fileURLWithPath: settings.models))
@@ -59,6 +60,7 @@ public final class Daemon: Service, @unchecked Sendable {
             }
         }
         for job in try store.unsettled(under: settings.inbox) { settle(job) }
+        for job in try store.unsettled(under: settings.failed) where job.status == .done { settle(job) } // retried, then cut short
         reloadStyles()
         logger.info("tessera daemon started", metadata: ["database": "\(settings.database)", "inbox": "\(settings.inbox)",
                                                        "styles": "\(registry.names().joined(separator: ","))", "requeued": "\(recovered)"])
@@ -194,12 +196,21 @@ public final class Daemon: Service, @unchecked Sendable {
         let state = Mutex((done: 0, at: Date.distantPast, stop: Interruption?.none))
     }
 
+    /// Where an inbox job's source is now: in its style folder in the inbox, or in failed/<style>/
+    /// once it failed (a retry reads it there).
+    private func place(of job: Job) throws -> (folder: Folder, name: String, inFailed: Bool) {
+        let name = (job.source as NSString).lastPathComponent
+        let inFailed = (job.source as NSString).deletingLastPathComponent == "\(failed.path)/\(job.style)"
+        return (try (inFailed ? failed : inbox).subfolder(job.style, create: false), name, inFailed)
+    }
+
     /// Opens a job's source: an inbox file through its style folder without following links, a
     /// submitted one where it was named; either way only the file that was queued.
     private func openSource(_ job: Job) throws -> Int32 {
         let fd: Int32
         if job.origin == .inbox {
-            fd = try inbox.subfolder(job.style, create: false).openRegular((job.source as NSString).lastPathComponent).descriptor
+            let (folder, name, _) = try place(of: job)
+            fd = try folder.openRegular(name).descriptor
         } else {
             fd = open(job.source, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { throw ImageError(job.source, String(cString: strerror(errno))) }
@@ -257,8 +268,11 @@ public final class Daemon: Service, @unchecked Sendable {
                 case .daemonStopping?: try store.requeue(job.id, reason: "daemon stopping"); return
                 case .canceled?: try store.markCanceled(job.id); return
                 default:
-                    if let e = error as? ImageError, e.path.hasPrefix(written) { throw ImageError(outFolder.path + e.path.dropFirst(written.count), e.reason) }
-                    throw error
+                    guard let e = error as? ImageError, e.path.hasPrefix(written) else { throw error }
+                    // Savers say "write failed" or less; a full disk is what the user must hear.
+                    var space = statvfs()
+                    let full = fstatvfs(outFolder.descriptor, &space) == 0 && UInt64(space.f_bavail) * UInt64(space.f_frsize) < 1 << 20
+                    throw ImageError(outFolder.path + e.path.dropFirst(written.count), full ? "no space left on device (\(outFolder.path))" : e.reason)
                 }
             }
             try store.finish(job.id, output: output, tiles: result.tiles)
@@ -305,10 +319,12 @@ public final class Daemon: Service, @unchecked Sendable {
     /// is written (replacing only itself) before the move, the move replaces nothing.
     private func settle(_ job: Job) {
         guard job.origin == .inbox else { return }
-        let name = (job.source as NSString).lastPathComponent
         let queued = job.identity, identified = queued.device != 0 || queued.inode != 0
         do {
-            let from = try inbox.subfolder(job.style, create: false)
+            let (from, name, inFailed) = try place(of: job)
+            if inFailed && job.status == .failed { // a retry that failed again: its reason is renewed in place
+                return try from.writeReplacing(name + ".error.txt", Data((Shown.name(job.error ?? "failed") + "\n").utf8))
+            }
             let into = try (job.status == .failed ? failed : archive).subfolder(job.style)
             let companion = job.status == .failed ? ".error.txt" : ""
             func isTheJobs(_ s: stat?) -> Bool { s.map { !identified || FileIdentity($0).isSameFile(as: queued) } ?? false }
@@ -350,6 +366,7 @@ public final class Daemon: Service, @unchecked Sendable {
                     return
                 }
                 try store.moved(job.id, source: destination)
+                if inFailed { unlinkat(from.descriptor, name + ".error.txt", 0) } // a retry succeeded: its old reason goes
                 return
             }
         } catch {

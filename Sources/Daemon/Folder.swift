@@ -57,7 +57,7 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         let fd = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = errno == ELOOP ? "a symbolic link; Tessera reads only regular files"
-                : errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+                : errno == ENOENT ? "no such file" : errno == EACCES ? "permission denied" : String(cString: strerror(errno))
             throw ImageError("\(path)/\(name)", reason)
         }
         var s = stat()

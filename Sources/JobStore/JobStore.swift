@@ -10,10 +10,32 @@ public final class JobStore: Sendable {
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
 
-    /// Opens for writing (the daemon, `submit`, `cancel`, `retry`), creating and migrating.
-    public init(path: String) throws {
+    /// Opens for writing (the daemon, `submit`, `cancel`, `retry`), creating and migrating. The
+    /// database and its -wal and -shm files are private, mode 0600, whatever the umask; with
+    /// `group`, 0640 and owned by that group.
+    public init(path: String, group: String? = nil) throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var gid: gid_t?
+        if let group {
+            guard let entry = getgrnam(group) else { throw JobStoreError("group '\(group)': no such group") }
+            gid = entry.pointee.gr_gid
+        }
+        let mode: mode_t = gid == nil ? 0o600 : 0o640
+        func protect(_ file: String) throws {
+            // SQLite gives -wal and -shm the database's mode when it creates them.
+            let fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode)
+            guard fd >= 0 else { throw JobStoreError("\(file): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            guard fchmod(fd, mode) == 0, gid.map({ fchown(fd, uid_t.max, $0) == 0 }) ?? true else {
+                throw JobStoreError("\(file): cannot set its mode or group: \(String(cString: strerror(errno)))")
+            }
+        }
+        // Before SQLite opens anything: closing a descriptor of a file drops every POSIX lock this
+        // process holds on it, and a -shm whose locks vanish is truncated by the next reader
+        // while mapped here (SIGBUS).
+        try protect(path)
+        for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { try protect(file) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let pool = try DatabasePool(path: path, configuration: configuration)

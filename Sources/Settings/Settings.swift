@@ -20,6 +20,10 @@ public struct Settings: Sendable {
     public var scanSeconds: Double
     public var maxMegapixels: Int
     public var attempts: Int
+    /// The file mode creation mask the daemon sets at start (whatever it inherited).
+    public var umask: mode_t
+    /// A group the database files are shared with (mode 0640 instead of 0600).
+    public var group: String?
 
     /// Every key, its meaning, for `--help` and the README.
     public static let keys: [(String, String)] = [
@@ -36,6 +40,8 @@ public struct Settings: Sendable {
         ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
         ("max_megapixels", "larger images fail (250)"),
         ("attempts", "tries before a transient failure is final (3)"),
+        ("umask", "file mode creation mask set at start, octal (0027: folders 0750, outputs 0640)"),
+        ("group", "group the database files are shared with, mode 0640 (none: 0600)"),
     ]
 
     /// Where settings are looked for without --config: a checkout's own file, then the installed
@@ -58,13 +64,19 @@ public struct Settings: Sendable {
         let root = config.string(forKey: "root", default: "./var")
         func folder(_ key: String, _ name: String) -> String { config.string(forKey: ConfigKey(key), default: "\(root)/\(name)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let settings = Settings(
+        let umaskText = config.string(forKey: "umask", default: "0027")
+        var settings = Settings(
             root: root, database: folder("database", "tessera.sqlite"), inbox: folder("inbox", "inbox"),
             outbox: folder("outbox", "outbox"), archive: folder("archive", "archive"), failed: folder("failed", "failed"),
             models: config.string(forKey: "models", default: "Models"),
             workers: config.int(forKey: "workers", default: 2), threads: config.int(forKey: "threads", default: cores),
             stableSeconds: config.double(forKey: "stable_seconds", default: 1), scanSeconds: config.double(forKey: "scan_seconds", default: 10),
-            maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3))
+            maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3),
+            umask: 0o027, group: config.string(forKey: "group"))
+        guard let mask = mode_t(umaskText, radix: 8), mask <= 0o777 else {
+            throw SettingsError("umask: '\(umaskText)' is not an octal mask such as 0027")
+        }
+        settings.umask = mask
         guard settings.workers >= 1, settings.threads >= 1, settings.attempts >= 1, settings.maxMegapixels >= 1 else {
             throw SettingsError("workers, threads, attempts and max_megapixels must be at least 1")
         }

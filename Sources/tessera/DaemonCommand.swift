@@ -18,7 +18,13 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "A YAML settings file (default: Config/tessera.yaml, else /etc/tessera/tessera.yaml, else the embedded defaults).")
     var config: String?
 
+    @Flag(help: "Run even as root (the service runs as its own user; a daemon as root could be made to read or write anything).")
+    var allowRoot = false
+
     func run() async throws {
+        if getuid() == 0 && !allowRoot {
+            throw ValidationError("refusing to run as root; run as an unprivileged user (the service's is tessera), or pass --allow-root")
+        }
         let settings = try await Settings.load(path: config)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "tessera")

@@ -8,6 +8,11 @@ import Imaging
 import JobStore
 import Styles
 
+extension JobStore {
+    /// The installation's database, opened for writing with its file modes.
+    convenience init(of settings: Settings) throws { try self.init(path: settings.database, group: settings.group) }
+}
+
 /// Options every job command shares.
 struct StoreOptions: ParsableArguments {
     @Option(help: "A YAML settings file (as for `tessera daemon`).")
@@ -15,7 +20,7 @@ struct StoreOptions: ParsableArguments {
 
     func settings() async throws -> Settings { try await Settings.load(path: config) }
     func reader() async throws -> JobStore { try JobStore(readingAt: try await settings().database) }
-    func writer() async throws -> JobStore { try JobStore(path: try await settings().database) }
+    func writer() async throws -> JobStore { try JobStore(of: try await settings()) }
 }
 
 let jsonEncoder: JSONEncoder = {
@@ -63,7 +68,7 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await store.settings()
         _ = try StyleRegistry(directory: URL(fileURLWithPath: settings.models)).style(style)
-        let jobs = try JobStore(path: settings.database)
+        let jobs = try JobStore(of: settings)
         // Every file is read before any is queued: one bad name queues nothing.
         var found: [NewJob] = [], problems: [String] = []
         for file in files {

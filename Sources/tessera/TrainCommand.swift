@@ -101,7 +101,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try await store.settings()
-        let database = try JobStore(path: config.database)
+        let database = try JobStore(of: config)
         let models = URL(fileURLWithPath: config.models), reports = URL(fileURLWithPath: config.root).appendingPathComponent("training")
         let problem: (PairProblem) -> Void = { warn("skipped \($0)") }
         let training: StyleTraining

@@ -44,7 +44,7 @@ import Training
         func start(wrapper: [String] = []) throws {
             process = Process()
             process.executableURL = wrapper.isEmpty ? tesseraBinary : URL(fileURLWithPath: wrapper[0])
-            process.arguments = wrapper.dropFirst() + (wrapper.isEmpty ? [] : [tesseraBinary.path]) + ["daemon"]
+            process.arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [tesseraBinary.path]) + ["daemon"] + (getuid() == 0 ? ["--allow-root"] : [])
             process.environment = environment
             if relativeRoot { process.currentDirectoryURL = root }
             let log = root.appendingPathComponent("daemon.log")
@@ -220,6 +220,28 @@ import Training
         #expect((report?["counts"] as? [String: Int])?["failed"] == 4)
         #expect(byName["large.png"]?["error"] as? String ?? "" == daemon.folder("inbox/identity/large.png").path
             + ": 1200x900 is 1.1 megapixels, over the limit of 1.0 megapixels")
+    }
+
+    /// A job that failed for want of its style is retried once the style is installed: it reads
+    /// its source from failed/, archives it and removes the error file that no longer holds.
+    @Test func aRetryThatSucceedsLeavesNoStaleErrorFile() throws {
+        let daemon = try Running()
+        defer { daemon.stop() }
+        try FileManager.default.createDirectory(at: daemon.folder("inbox/later"), withIntermediateDirectories: true)
+        try ImageFile.save(Self.image(11), bitDepth: 8, to: daemon.folder("inbox/later/photo.png"))
+        let failed = try daemon.waitForJobs(1)
+        #expect(failed.first?["status"] as? String == "failed")
+        #expect(try daemon.files("failed/later") == ["photo.png", "photo.png.error.txt"])
+        try FileManager.default.copyItem(atPath: StylizeCommandTests.identity, toPath: daemon.root.appendingPathComponent("models/later.safetensors").path)
+        let id = "\(failed.first?["id"] as? Int ?? 0)"
+        #expect(try daemon.cli(["retry", id]).status == 0)
+        let deadline = Date().addingTimeInterval(30)
+        while try daemon.jobs().first?["status"] as? String != "done" && Date() < deadline { usleep(100_000) }
+        usleep(300_000)
+        #expect(try daemon.files("failed/later") == [])
+        #expect(try daemon.files("archive/later") == ["photo.png"])
+        #expect(try daemon.files("outbox/later") == ["photo.png"])
+        #expect(try daemon.jobs().first?["source"] as? String == daemon.folder("archive/later/photo.png").path)
     }
 
     /// On the default relative root a bad input still fails on its first attempt (its error names
