@@ -35,6 +35,13 @@ public final class Daemon: Service, @unchecked Sendable {
     private let wake = NSCondition()
     private let styleCache = Mutex<[String: Style]>([:])
     private let inbox: Folder, outbox: Folder, archive: Folder, failed: Folder
+    /// Found files are hashed and queued off the watcher thread, in order, on `queue`; a file
+    /// whose reading hangs (a stalled network file system) is left behind on its queue after
+    /// `Self.hashLimit` seconds and later files go to a fresh one, so the watcher and its
+    /// heartbeat never wait and one stuck file never stops the others.
+    private let hashing = Mutex((queue: DispatchQueue(label: "tessera.hashing"), busy: (path: String, since: Date)?.none,
+                                 pending: Set<String>()))
+    private static let hashLimit = 30.0
 
     /// A daemon over these settings, opening (and migrating) its database and its folders.
     public init(settings: Settings, logger: Logger) throws {
@@ -115,7 +122,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private func watchLoop(_ watcher: InboxWatcher) {
         var lastScan = Date(), lastBeat = Date.distantPast
         while !isStopping {
-            for found in watcher.poll() { enqueue(found) }
+            for found in watcher.poll() { hashAndEnqueue(found) }
             if Date().timeIntervalSince(lastScan) >= settings.scanSeconds { watcher.rescan(); lastScan = Date() }
             if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
                 // The watchdog is fed only while the database takes writes.
@@ -126,6 +133,29 @@ public final class Daemon: Service, @unchecked Sendable {
                 lastBeat = Date()
             }
             usleep(100_000)
+        }
+    }
+
+    private func hashAndEnqueue(_ found: InboxWatcher.Found) {
+        let path: String = switch found {
+        case let .file(style, name, _), let .refused(style, name, _, _): "\(inbox.path)/\(style)/\(name)"
+        }
+        let queue: DispatchQueue? = hashing.withLock { h in
+            guard h.pending.insert(path).inserted else { return nil } // found again while waiting
+            if let busy = h.busy, Date().timeIntervalSince(busy.since) > Self.hashLimit {
+                logger.warning("reading \(Shown.name(busy.path)) has taken over \(Int(Self.hashLimit)) s; the files after it are queued without waiting for it")
+                h.queue = DispatchQueue(label: "tessera.hashing")
+                h.busy = nil
+            }
+            return h.queue
+        }
+        queue?.async { [self] in
+            hashing.withLock { $0.busy = (path, Date()) }
+            enqueue(found)
+            hashing.withLock { h in
+                h.pending.remove(path)
+                if h.busy?.path == path { h.busy = nil }
+            }
         }
     }
 

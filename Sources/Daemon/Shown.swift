@@ -1,10 +1,10 @@
 // Names as logs, error files and JSON show them: one line of valid UTF-8 whatever the name holds
 // (a newline, a tab, bytes that are not UTF-8), escaped the way a shell user reads them.
 
-/// Text made safe to show on one line.
-enum Shown {
+/// Text made safe to show on one line (file names in logs, error files and the CLI's tables).
+public enum Shown {
     /// `text` with control characters escaped (\n, \t, \r, \u{..}).
-    static func name(_ text: String) -> String {
+    public static func name(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {

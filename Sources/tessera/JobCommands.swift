@@ -1,6 +1,7 @@
 // The job commands: all read (or, for submit/cancel/retry, briefly write) the daemon's database.
 
 import ArgumentParser
+import Daemon
 import ConvCore
 import Settings
 import Foundation
@@ -82,7 +83,7 @@ struct SubmitCommand: AsyncParsableCommand {
         var ids: [Int64] = []
         for new in found {
             let job = try jobs.enqueue(new)
-            print("job \(job.id): \(new.source)\(job.added ? "" : " (already queued)")")
+            print("job \(job.id): \(Shown.name(new.source))\(job.added ? "" : " (already queued)")")
             ids.append(job.id)
         }
         guard wait else { return }
@@ -145,7 +146,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
             for r in running {
                 let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
-                print("job \(r.id) [\(r.style)] \(r.source): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
+                print("job \(r.id) [\(r.style)] \(Shown.name(r.source)): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
             }
             print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
         }
@@ -169,7 +170,7 @@ struct JobsCommand: AsyncParsableCommand {
         let jobs = try await store.reader().jobs(status: status.flatMap(Job.Status.init), style: style, limit: limit)
         if json { return try printJSON(jobs) }
         print(table(["ID", "STATUS", "STYLE", "TILES", "CREATED", "FILE"], jobs.map {
-            ["\($0.id)", $0.status.rawValue, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), $0.source]
+            ["\($0.id)", $0.status.rawValue, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), Shown.name($0.source)]
         }))
     }
 }
@@ -187,7 +188,7 @@ struct JobCommand: AsyncParsableCommand {
         if json { return try printJSON(Detail(job: job, events: events)) }
         print("""
             job \(job.id): \(job.status.rawValue)
-            source:   \(job.source)
+            source:   \(Shown.name(job.source))
             style:    \(job.style)
             output:   \(job.output ?? "-")
             tiles:    \(job.tilesDone)/\(job.tilesTotal)

@@ -126,5 +126,7 @@ import Testing
         #expect(try daemon.files("outbox/identity") == [long])
         let reason = String(decoding: Self.bytes(daemon.folder("failed/identity/two\nlines.png.error.txt")) ?? Data(), as: UTF8.self)
         #expect(reason.contains("two\\nlines.png: ") && reason.split(separator: "\n").count == 1, "\(reason)")
+        let table = try daemon.cli(["jobs", "--limit", "1000"]).stdout
+        #expect(table.contains("two\\nlines.png") && table.split(separator: "\n").count == 73, "\(table.suffix(300))")
     }
 }
