@@ -54,7 +54,7 @@ def main():
         env = dict(os.environ, TESSERA_ROOT=os.path.join(root, "var"), TESSERA_MODELS=os.path.join(repo, "Models"),
                    TESSERA_STABLE_SECONDS="0.5", TESSERA_WORKERS=str(args.workers), TESSERA_THREADS=str(args.threads))
         with open(os.path.join(root, "daemon.log"), "w") as log:
-            daemon = subprocess.Popen([tessera, "daemon"], env=env, stderr=log, cwd=root)
+            daemon = subprocess.Popen([tessera, "daemon"] + (["--allow-root"] if os.geteuid() == 0 else []), env=env, stderr=log, cwd=root)
         inbox = os.path.join(root, "var", "inbox", "identity")
         while not os.path.isdir(inbox):
             time.sleep(0.05)
