@@ -5,6 +5,7 @@
 import ConvCore
 import Foundation
 import Imaging
+import JobStore
 import Testing
 
 @Suite(.serialized, .tags(.slow)) struct HostileFilesTests {
@@ -91,6 +92,47 @@ import Testing
         #expect(try daemon.files("archive/identity") == ["s.png"])
         #expect(Self.bytes(daemon.folder("archive/identity/s.png")) == bBytes)
         #expect(try daemon.files("inbox/identity").isEmpty)
+    }
+
+    /// An outbox on a full file system (a 512 KiB tmpfs): the job says "no space left on device"
+    /// with the folder, leaves no temporary, waits, and completes once there is room.
+    @Test func aFullOutboxSaysSoAndCompletesWhenThereIsRoom() throws {
+        let daemon = try Running(settings: ["attempts": "8"], start: false)
+        defer { daemon.stop() }
+        let outbox = daemon.folder("outbox")
+        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+        func mount(_ options: String) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/mount")
+            p.arguments = options.isEmpty ? ["-t", "tmpfs", "-o", "size=512k", "tmpfs", outbox.path] : ["-o", options, outbox.path]
+            try? p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard mount("") == 0 else {
+            Issue.record("cannot mount a tmpfs here (the test needs root)")
+            return
+        }
+        defer { _ = umount(outbox.path) }
+        try daemon.start()
+        var g = SystemRandomNumberGenerator()
+        let noise = Tensor(shape: [1, 600, 600, 3], scalars: (0..<(600 * 600 * 3)).map { _ in Float(UInt8.random(in: 0...255, using: &g)) / 255 })
+        try ImageFile.save(noise, bitDepth: 8, to: daemon.root.appendingPathComponent("big.png")) // about 1 MB
+        #expect(rename(daemon.root.appendingPathComponent("big.png").path, daemon.folder("inbox/identity/big.png").path) == 0)
+        let store = try daemon.store()
+        var deadline = Date().addingTimeInterval(30)
+        var said = ""
+        while said.isEmpty && Date() < deadline {
+            said = try store.jobs(limit: 10).first.flatMap { try store.job($0.id)?.1.last { $0.kind == "retry" }?.message } ?? ""
+            usleep(100_000)
+        }
+        #expect(said.hasSuffix("no space left on device (\(daemon.folder("outbox/identity").path))"), "\(said)")
+        #expect(try daemon.files("outbox/identity") == [], "a temporary was left")
+        #expect(mount("remount,size=16m") == 0)
+        deadline = Date().addingTimeInterval(60)
+        while try store.jobs(limit: 10).first?.status != .done && Date() < deadline { usleep(200_000) }
+        #expect(try store.jobs(limit: 10).first?.status == .done)
+        #expect(try daemon.files("outbox/identity") == ["big.png"] && daemon.files("archive/identity") == ["big.png"])
     }
 
     /// 70 truncated files at once: every error file names its own file; a 255-byte name and a
