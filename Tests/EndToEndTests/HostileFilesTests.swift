@@ -113,7 +113,10 @@ import Testing
             Issue.record("cannot mount a tmpfs here (the test needs root)")
             return
         }
-        defer { _ = umount(outbox.path) }
+        defer { // the daemon holds the folder open: stop it first
+            if daemon.process.isRunning { daemon.process.terminate(); daemon.process.waitUntilExit() }
+            #expect(umount2(outbox.path, Int32(MNT_DETACH)) == 0)
+        }
         try daemon.start()
         var g = SystemRandomNumberGenerator()
         let noise = Tensor(shape: [1, 600, 600, 3], scalars: (0..<(600 * 600 * 3)).map { _ in Float(UInt8.random(in: 0...255, using: &g)) / 255 })
