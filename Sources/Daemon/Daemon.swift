@@ -180,7 +180,12 @@ public final class Daemon: Service, @unchecked Sendable {
                 return
             }
             let folder = try inbox.subfolder(style, create: false)
-            let (fd, opened) = try folder.openRegular(name)
+            let fd: Int32, opened: FileIdentity
+            do { (fd, opened) = try folder.openRegular(name) } catch let e as ImageError {
+                // Gone since it was found: nothing to say. Unreadable (permission denied): a failed job.
+                if e.reason != "no such file" { enqueue(.refused(style: style, name: name, identity: identity, reason: e.reason)) }
+                return
+            }
             defer { close(fd) }
             guard opened == identity else { return } // changed since it was stable: found again later
             new = NewJob(source: path, style: style, identity: identity, digest: try ContentDigest.of(descriptor: fd, path: path), origin: .inbox)

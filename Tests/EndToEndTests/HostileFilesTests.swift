@@ -138,6 +138,33 @@ import Testing
         #expect(try daemon.files("outbox/identity") == ["big.png"] && daemon.files("archive/identity") == ["big.png"])
     }
 
+    /// Run as an unprivileged user (nobody), the daemon fails a file it may not read with
+    /// "permission denied", moves it to failed/ and does the next one.
+    @Test func anUnreadableFileFailsWithPermissionDenied() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            Issue.record("needs root and setpriv (util-linux) to run the daemon as another user")
+            return
+        }
+        let daemon = try Running(start: false)
+        defer { daemon.stop() }
+        try FileManager.default.createDirectory(at: daemon.folder("inbox/identity"), withIntermediateDirectories: true)
+        try ImageFile.save(DaemonCommandTests.image(9), bitDepth: 8, to: daemon.folder("inbox/identity/good.png"))
+        let chown = Process()
+        chown.executableURL = URL(fileURLWithPath: "/bin/chown")
+        chown.arguments = ["-R", "nobody:nogroup", daemon.root.path]
+        try chown.run()
+        chown.waitUntilExit()
+        try ImageFile.save(DaemonCommandTests.image(10), bitDepth: 8, to: daemon.folder("inbox/identity/secret.png")) // root's
+        #expect(chmod(daemon.folder("inbox/identity/secret.png").path, 0o600) == 0)
+        try daemon.start(wrapper: ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        let jobs = try daemon.waitForJobs(2, timeout: 30)
+        let log = (try? String(contentsOf: daemon.root.appendingPathComponent("daemon.log"), encoding: .utf8)) ?? ""
+        let byName = Dictionary(jobs.map { ($0["name"] as! String, $0) }) { a, _ in a }
+        #expect(byName["good.png"]?["status"] as? String == "done", "\(jobs) \(log.suffix(1500))")
+        #expect((byName["secret.png"]?["error"] as? String ?? "").hasSuffix("secret.png: permission denied"), "\(jobs)")
+        #expect(try daemon.files("failed/identity") == ["secret.png", "secret.png.error.txt"])
+    }
+
     /// 70 truncated files at once: every error file names its own file; a 255-byte name and a
     /// name with a newline are processed, the newline shown escaped on one line.
     @Test func concurrentFailuresAndHardNames() throws {
