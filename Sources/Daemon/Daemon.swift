@@ -60,7 +60,7 @@ public final class Daemon: Service, @unchecked Sendable {
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
         let recovered = try store.recoverRunning()
         for root in [outbox, failed] { // outputs and error files are written through temporaries
-            for style in root.names().valid {
+            for style in root.names() {
                 for name in (try? root.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
                     logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
                 }
@@ -276,7 +276,7 @@ public final class Daemon: Service, @unchecked Sendable {
             defer { close(fd) }
             let source = try ImageSource(descriptor: fd, path: job.source, pixelLimit: settings.maxMegapixels * 1_000_000)
             let format = source.format ?? .png
-            var name = job.name
+            var name = FileName.escapingRawBytes(job.name) // outputs get valid UTF-8 names
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
             let output = try store.reserveOutput(job.id) { "\(outFolder.path)/" + outFolder.freeName(name, taken: $0) }
             // Written inside the folder opened above, whatever its name points to by now.
@@ -383,8 +383,8 @@ public final class Daemon: Service, @unchecked Sendable {
                     try from.move(name, to: into, as: target)
                 } catch .taken {
                     // Taken since it was reserved: by this file itself (a hard-link move cut short), or by another.
-                    if isTheJobs(into.entry(target)), isTheJobs(from.entry(name)) { unlinkat(from.descriptor, name, 0) } else {
-                        if job.status == .failed { unlinkat(into.descriptor, target + companion, 0) }
+                    if isTheJobs(into.entry(target)), isTheJobs(from.entry(name)) { from.remove(name) } else {
+                        if job.status == .failed { into.remove(target + companion) }
                         again = true
                         continue
                     }
@@ -396,12 +396,12 @@ public final class Daemon: Service, @unchecked Sendable {
                 if !isTheJobs(into.entry(target)) {
                     // Another file was renamed over the source between the check and the move: it goes back.
                     try? into.move(target, to: from, as: name)
-                    if job.status == .failed { unlinkat(into.descriptor, target + companion, 0) }
+                    if job.status == .failed { into.remove(target + companion) }
                     logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
                     return
                 }
                 try store.moved(job.id, source: destination)
-                if inFailed { unlinkat(from.descriptor, name + ".error.txt", 0) } // a retry succeeded: its old reason goes
+                if inFailed { from.remove(name + ".error.txt") } // a retry succeeded: its old reason goes
                 return
             }
         } catch {

@@ -32,10 +32,10 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// The subfolder `name`, created if missing (with `create`); a symbolic link or anything
     /// else that is not a real folder there is refused with the reason.
     func subfolder(_ name: String, create: Bool = true) throws -> Folder {
-        if create && mkdirat(descriptor, name, 0o777) != 0 && errno != EEXIST {
+        if create && mkdirat(descriptor, c(name), 0o777) != 0 && errno != EEXIST {
             throw DaemonError("\(shown(name)): cannot create: \(String(cString: strerror(errno)))")
         }
-        let fd = openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = openat(descriptor, c(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = errno == ELOOP || errno == ENOTDIR
                 ? "is \(entry(name).map { fileKind($0.st_mode) } ?? "not a folder"), not a folder: not used"
@@ -48,13 +48,13 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// What is at `name` (a link itself, not what it points to); nil if nothing.
     func entry(_ name: String) -> stat? {
         var s = stat()
-        return fstatat(descriptor, name, &s, AT_SYMLINK_NOFOLLOW) == 0 ? s : nil
+        return fstatat(descriptor, c(name), &s, AT_SYMLINK_NOFOLLOW) == 0 ? s : nil
     }
 
     /// Opens the regular file `name` for reading: no link followed, no wait on a FIFO. The
     /// caller closes the descriptor.
     func openRegular(_ name: String) throws -> (descriptor: Int32, identity: FileIdentity) {
-        let fd = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let fd = openat(descriptor, c(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = errno == ELOOP ? "a symbolic link; Tessera reads only regular files"
                 : errno == ENOENT ? "no such file" : errno == EACCES ? "permission denied" : String(cString: strerror(errno))
@@ -68,20 +68,23 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         return (fd, FileIdentity(s))
     }
 
-    /// The names in this folder, as the kernel lists them (not sorted), without "." and "..";
-    /// names that are not valid UTF-8 come back as nil with their bytes escaped.
-    func names() -> (valid: [String], invalid: [String]) {
+    /// The names in this folder, as the kernel lists them (not sorted), without "." and ".."
+    /// (names that are not UTF-8 as `FileName.decode` keeps them).
+    func names() -> [String] {
         let fd = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
-        guard fd >= 0, let directory = fdopendir(fd) else { if fd >= 0 { close(fd) }; return ([], []) }
+        guard fd >= 0, let directory = fdopendir(fd) else { if fd >= 0 { close(fd) }; return [] }
         defer { closedir(directory) }
-        var valid: [String] = [], invalid: [String] = []
+        var names: [String] = []
         while let entry = readdir(directory) {
             let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
             guard bytes != [46], bytes != [46, 46] else { continue }
-            if let name = String(validating: bytes, as: UTF8.self) { valid.append(name) } else { invalid.append(Shown.bytes(bytes)) }
+            names.append(FileName.decode(bytes))
         }
-        return (valid, invalid)
+        return names
     }
+
+    /// Removes the name `name` (a file, not a folder).
+    func remove(_ name: String) { unlinkat(descriptor, c(name), 0) }
 
     /// The first of `name`, `base-1.ext`, `base-2.ext`, ... with nothing at it (not even a
     /// dangling link), not in `taken` (full paths), and, with a `companion` suffix, nothing at
@@ -104,26 +107,26 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// Moves `name` to `target` in `folder` in one step, replacing nothing. Across file systems
     /// (EXDEV) the file is copied to the target (created exclusively), synced, then removed.
     func move(_ name: String, to folder: Folder, as target: String) throws(MoveError) {
-        if tessera_rename_noreplace(descriptor, name, folder.descriptor, target) == 0 { return folder.sync() }
+        if tessera_rename_noreplace(descriptor, c(name), folder.descriptor, c(target)) == 0 { return folder.sync() }
         switch errno {
         case EEXIST: throw .taken
         case ENOENT: throw .gone
         case EXDEV: try copy(name, to: folder, as: target)
         case EINVAL: // a file system without RENAME_NOREPLACE: a hard link refuses to replace too
-            guard linkat(descriptor, name, folder.descriptor, target, 0) == 0 else {
+            guard linkat(descriptor, c(name), folder.descriptor, c(target), 0) == 0 else {
                 throw errno == EEXIST ? .taken : errno == ENOENT ? .gone : .other(String(cString: strerror(errno)))
             }
             folder.sync()
-            unlinkat(descriptor, name, 0)
+            unlinkat(descriptor, c(name), 0)
         default: throw .other(String(cString: strerror(errno)))
         }
     }
 
     private func copy(_ name: String, to folder: Folder, as target: String) throws(MoveError) {
-        let from = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let from = openat(descriptor, c(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard from >= 0 else { throw errno == ENOENT ? .gone : .other(String(cString: strerror(errno))) }
         defer { close(from) }
-        let to = openat(folder.descriptor, target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        let to = openat(folder.descriptor, c(target), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
         guard to >= 0 else { throw errno == EEXIST ? .taken : .other(String(cString: strerror(errno))) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failed: String?
@@ -135,11 +138,11 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         if failed == nil && fsync(to) != 0 { failed = String(cString: strerror(errno)) }
         close(to)
         if let failed {
-            unlinkat(folder.descriptor, target, 0)
+            unlinkat(folder.descriptor, c(target), 0)
             throw .other(failed)
         }
         folder.sync()
-        unlinkat(descriptor, name, 0)
+        unlinkat(descriptor, c(name), 0)
     }
 
     /// Writes `data` to `name` whole or not at all: a hidden temporary (created exclusively),
@@ -147,14 +150,14 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// it points to): only for names the daemon reserved.
     func writeReplacing(_ name: String, _ data: Data) throws {
         let temporary = FileName.fitting(".\(name)", ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
-        let fd = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        let fd = openat(descriptor, c(temporary), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw DaemonError("\(shown(name)): cannot write: \(String(cString: strerror(errno)))") }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd)
         close(fd)
-        guard written == data.count, synced == 0, renameat(descriptor, temporary, descriptor, name) == 0 else {
+        guard written == data.count, synced == 0, renameat(descriptor, c(temporary), descriptor, c(name)) == 0 else {
             let reason = String(cString: strerror(errno))
-            unlinkat(descriptor, temporary, 0)
+            unlinkat(descriptor, c(temporary), 0)
             throw DaemonError("\(shown(name)): cannot write: \(reason)")
         }
         sync()
@@ -163,13 +166,16 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// Removes the temporary files of writers that died (`.<name>.tessera-<pid>-<n>.<suffix>`,
     /// left by a kill -9 in the middle of a write); returns their names.
     func removeStaleTemporaries() -> [String] {
-        names().valid.filter { name in
+        names().filter { name in
             guard name.hasPrefix("."), let marker = name.range(of: ".tessera-"),
                   let pid = Int32(name[marker.upperBound...].prefix { $0.isNumber }),
                   kill(pid, 0) != 0 && errno == ESRCH else { return false }
-            return unlinkat(descriptor, name, 0) == 0
+            return unlinkat(descriptor, c(name), 0) == 0
         }
     }
+
+    /// A name as the system calls take it.
+    private func c(_ name: String) -> [CChar] { FileName.encode(name) }
 
     /// Makes the folder's new names survive a crash.
     func sync() { fsync(descriptor) }

@@ -5,8 +5,8 @@
 // without following links: a style folder that is a symbolic link is not used (said once), and
 // an entry that is not a regular file (a link, a FIFO, a socket) is handed over at once as
 // refused, so the daemon can fail it with the reason instead of reading through it. Nothing is
-// passed over in silence: names that are not UTF-8, subfolders and files directly in the inbox
-// are said once each.
+// passed over in silence: subfolders and files directly in the inbox are said once each. Names
+// may be any bytes (see FileName.decode).
 
 import Foundation
 import Glibc
@@ -62,9 +62,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     /// Watches every style folder (creating those of known styles) and makes every file present a candidate.
     func rescan() {
         for style in styles() where inbox.entry(style) == nil { _ = try? inbox.subfolder(style) }
-        let (names, invalid) = inbox.names()
-        for name in invalid { warnOnce("/" + name, "\(inbox.shown(name)): the name is not valid UTF-8; rename it to use it as a style folder") }
-        for name in names where !Self.ignored(name) { look(atTopLevel: name) }
+        for name in inbox.names() where !Self.ignored(name) { look(atTopLevel: name) }
     }
 
     private func look(atTopLevel name: String) {
@@ -119,12 +117,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
                 offset += 16 + length
                 let style = wd == root ? nil : watched.first { $0.value.watch == wd }?.key
                 guard wd == root || style != nil else { continue }
-                guard let name = String(validating: bytes, as: UTF8.self) else {
-                    let folder = style.flatMap { watched[$0]?.folder } ?? inbox
-                    warnOnce("\(style ?? "")/\(Shown.bytes(bytes))",
-                             "\(folder.shown(Shown.bytes(bytes))): the name is not valid UTF-8; Tessera cannot read it until it is renamed")
-                    continue
-                }
+                let name = FileName.decode(bytes)
                 if let style { consider(style: style, name: name) } else if !Self.ignored(name) { look(atTopLevel: name) }
             }
         }
@@ -149,8 +142,6 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
 
     private func rescanStyle(_ style: String) {
         guard let folder = watched[style]?.folder else { return }
-        let (names, invalid) = folder.names()
-        for name in invalid { warnOnce("\(style)/\(name)", "\(folder.shown(name)): the name is not valid UTF-8; Tessera cannot read it until it is renamed") }
-        for name in names { consider(style: style, name: name) }
+        for name in folder.names() { consider(style: style, name: name) }
     }
 }

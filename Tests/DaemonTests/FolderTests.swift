@@ -2,6 +2,7 @@
 // replaced, no name too long, no wait on a FIFO, every name shown on one line.
 
 import Foundation
+import Imaging
 import JobStore
 import Testing
 import TestSupport
@@ -74,6 +75,9 @@ import TestSupport
     @Test func namesAreShownOnOneLine() {
         #expect(Shown.name("a\nb\tc.png") == "a\\nb\\tc.png")
         #expect(Shown.name("é.png") == "é.png")
-        #expect(Shown.bytes([0x61, 0xff, 0x62, 0xc3, 0xa9]) == "a\\xffbé")
+        let raw: [UInt8] = [0x61, 0xff, 0x62, 0xc3, 0xa9, 0xe9]
+        #expect(Shown.name(FileName.decode(raw)) == "a\\xffbé\\xe9")
+        #expect(FileName.encode(FileName.decode(raw)) == raw.map { CChar(bitPattern: $0) } + [0])
+        #expect(FileName.escapingRawBytes(FileName.decode(raw)) == "a\\xffbé\\xe9")
     }
 }

@@ -165,6 +165,24 @@ import Testing
         #expect(try daemon.files("failed/identity") == ["secret.png", "secret.png.error.txt"])
     }
 
+    /// A name that is not UTF-8 (Latin-1 "café.png") is processed like any other: the output gets
+    /// the name with the byte written out (caf\xe9.png), the source is archived under its own bytes.
+    @Test func aNameThatIsNotUTF8IsProcessed() throws {
+        let daemon = try Running()
+        defer { daemon.stop() }
+        let staged = daemon.root.appendingPathComponent("staged.png")
+        try ImageFile.save(DaemonCommandTests.image(12), bitDepth: 8, to: staged)
+        let raw: [UInt8] = Array("caf".utf8) + [0xe9] + Array(".png".utf8)
+        func path(_ folder: String) -> [CChar] { Array(daemon.folder(folder).path.utf8CString.dropLast()) + [47] + raw.map { CChar(bitPattern: $0) } + [0] }
+        #expect(rename(staged.path, path("inbox/identity")) == 0)
+        let jobs = try daemon.waitForJobs(1, timeout: 30)
+        #expect(jobs.first?["status"] as? String == "done", "\(jobs)")
+        #expect(access(path("archive/identity"), F_OK) == 0, "the source is not archived under its own name")
+        #expect(try daemon.files("outbox/identity") == ["caf\\xe9.png"])
+        let table = try daemon.cli(["jobs"]).stdout
+        #expect(table.contains("caf\\xe9.png"), "\(table)")
+    }
+
     /// 70 truncated files at once: every error file names its own file; a 255-byte name and a
     /// name with a newline are processed, the newline shown escaped on one line.
     @Test func concurrentFailuresAndHardNames() throws {
