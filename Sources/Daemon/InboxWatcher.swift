@@ -25,7 +25,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     let inbox: Folder
     let styles: () -> [String]
     let stable: Double
-    /// Hears each problem once (a style folder that is a link, a name that is not UTF-8, ...).
+    /// Hears each problem once (a style folder that is a link, a subfolder, a file directly in the inbox).
     let warn: (String) -> Void
     private let fd: Int32
     private var watched: [String: (folder: Folder, watch: Int32)] = [:]
@@ -75,7 +75,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
         }
         if let current = watched[name] {
             var f = stat()
-            if fstat(current.folder.descriptor, &f) == 0, f.st_ino == s.st_ino, f.st_dev == s.st_dev { return rescanStyle(name) }
+            if fstat(current.folder.descriptor, &f) == 0, FileIdentity(f).isSameFile(as: FileIdentity(s)) { return rescanStyle(name) }
             inotify_rm_watch(fd, current.watch)
             watched[name] = nil
         }

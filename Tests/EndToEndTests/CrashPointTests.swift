@@ -57,12 +57,6 @@ import Testing
         #expect(reason.contains("bad.png: unsupported format") && reason.split(separator: "\n").count == 1, "\(point): \(reason)")
         let jobs = try daemon.jobs()
         #expect(jobs.count == 2, "\(point): \(jobs)")
-        for job in jobs {
-            let source = job["source"] as? String ?? ""
-            #expect(FileManager.default.fileExists(atPath: source) && !source.contains("/inbox/"), "\(point): \(job)")
-            if job["status"] as? String == "done" {
-                #expect(FileManager.default.fileExists(atPath: job["output"] as? String ?? "-"), "\(point): \(job)")
-            }
-        }
+        try daemon.expectDatabasePathsAreReal(point)
     }
 }

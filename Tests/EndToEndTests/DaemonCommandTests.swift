@@ -84,6 +84,17 @@ import Training
             return try jobs()
         }
 
+        /// Every job's source is where the database says, out of the inbox, and every done job's output exists.
+        func expectDatabasePathsAreReal(_ context: String) throws {
+            for job in try jobs() {
+                let source = job["source"] as? String ?? ""
+                #expect(FileManager.default.fileExists(atPath: source) && !source.contains("/inbox/"), "\(context): stale path: \(job)")
+                if job["status"] as? String == "done" {
+                    #expect(FileManager.default.fileExists(atPath: job["output"] as? String ?? "-"), "\(context): \(job)")
+                }
+            }
+        }
+
         func stop() {
             if process.isRunning { process.terminate(); process.waitUntilExit() }
             try? FileManager.default.removeItem(at: root)
