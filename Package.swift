@@ -27,9 +27,11 @@ let package = Package(
         .target(name: "ConvCore", swiftSettings: nativeCPU),
         // libvips through pkg-config, with fixed-arity wrappers for its variadic calls.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
-        // Linux calls Swift's Glibc module does not declare (renameat2).
+        // Linux calls Swift's Glibc module does not declare (renameat2, O_TMPFILE).
         .target(name: "CLinux"),
-        .target(name: "Imaging", dependencies: ["CVips", "ConvCore"], swiftSettings: nativeCPU),
+        // Interlaced PNGs decoded into a file through libpng (libvips keeps them whole in memory).
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "Imaging", dependencies: ["CVips", "CPNG", "CLinux", "ConvCore"], swiftSettings: nativeCPU),
         .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
         .target(name: "JobStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),

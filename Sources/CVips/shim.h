@@ -95,11 +95,12 @@ static inline int tessera_vips_sobel(VipsImage *in, VipsImage **out) {
 }
 
 // Savers, one per format, with the options Tessera exposes.
-static inline int tessera_vips_jpegsave(VipsImage *in, const char *path, int quality) {
-    return vips_jpegsave(in, path, "Q", quality, NULL);
+/// `interlace`: progressive JPEG, Adam7 PNG (Tessera writes neither; tests make them).
+static inline int tessera_vips_jpegsave(VipsImage *in, const char *path, int quality, int interlace) {
+    return vips_jpegsave(in, path, "Q", quality, "interlace", interlace, NULL);
 }
-static inline int tessera_vips_pngsave(VipsImage *in, const char *path) {
-    return vips_pngsave(in, path, NULL);
+static inline int tessera_vips_pngsave(VipsImage *in, const char *path, int interlace) {
+    return vips_pngsave(in, path, "interlace", interlace, NULL);
 }
 static inline int tessera_vips_tiffsave(VipsImage *in, const char *path) {
     return vips_tiffsave(in, path, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
@@ -122,6 +123,11 @@ static inline VipsPel *tessera_region_addr(VipsRegion *region, int x, int y) {
 }
 static inline size_t tessera_region_lskip(VipsRegion *region) {
     return VIPS_REGION_LSKIP(region);
+}
+
+/// Records a failure for the caller of vips_region_prepare (from a generate callback).
+static inline void tessera_vips_error(const char *domain, const char *message) {
+    vips_error(domain, "%s", message);
 }
 
 static inline void tessera_vips_unref(void *object) {

@@ -94,8 +94,8 @@ public struct SaveOptions: Sendable, Equatable {
     func write(_ image: UnsafeMutablePointer<VipsImage>, as format: ImageFormat, to path: String) -> Int32 {
         let q = Int32(min(max(quality, 1), 100)), l: Int32 = lossless ? 1 : 0
         switch format {
-        case .jpeg: return tessera_vips_jpegsave(image, path, q)
-        case .png: return tessera_vips_pngsave(image, path)
+        case .jpeg: return tessera_vips_jpegsave(image, path, q, 0)
+        case .png: return tessera_vips_pngsave(image, path, 0)
         case .tiff: return tessera_vips_tiffsave(image, path)
         case .webp: return tessera_vips_webpsave(image, path, q, l)
         case .gif: return tessera_vips_gifsave(image, path)

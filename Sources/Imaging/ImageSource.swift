@@ -1,7 +1,8 @@
 // An image file opened for reading and normalised the way every style expects it: upright (EXIF
 // orientation applied), sRGB (CMYK and ICC-tagged images converted), 8 or 16 bits per sample as
 // the file's format says, grey or RGB colour bands plus an optional alpha band. Pixels are
-// decoded on demand, top to bottom, unless orientation forces a whole decode first.
+// decoded on demand, top to bottom; images that need random access (a rotation, an interlaced
+// PNG) are decoded first, into a scratch file (SpilledPixels), not into memory.
 
 import CVips
 import Foundation
@@ -26,6 +27,11 @@ public final class ImageSource: @unchecked Sendable {
     let image: UnsafeMutablePointer<VipsImage>
     /// The source's own duplicate of the file's descriptor, which libvips opens through /proc.
     private let descriptor: Int32
+    /// Where the decoded pixels of a rotated image or interlaced PNG are kept (nil: streamed).
+    private let spilled: SpilledPixels?
+    private let scratch: ScratchFolder
+    /// Bytes stylizing this image is expected to hold at its peak (see MemoryNeed).
+    public let memoryNeed: Int
 
     public var bands: Int { colourBands + (hasAlpha ? 1 : 0) }
     public var pixelCount: Int { width * height }
@@ -33,18 +39,22 @@ public final class ImageSource: @unchecked Sendable {
     /// Opens the image file at `url` (following a symbolic link: the CLI's user named it), refusing
     /// what is not a regular file without blocking on it (a FIFO), unreadable files and images
     /// over `pixelLimit` pixels before decoding them.
-    public convenience init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
+    public convenience init(url: URL, pixelLimit: Int = ImageSource.defaultPixelLimit, scratch: ScratchFolder = .temporary) throws {
         let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ImageError(url.path, errno == ENOENT ? "no such file" : String(cString: strerror(errno))) }
         defer { close(fd) }
-        try self.init(descriptor: fd, path: url.path, pixelLimit: pixelLimit)
+        try self.init(descriptor: fd, path: url.path, pixelLimit: pixelLimit, scratch: scratch)
     }
 
     /// Opens the image in the file open at `descriptor` (the source keeps a duplicate; the caller
     /// closes its own), named `path` in errors. libvips reads it through /proc/self/fd, so a
     /// rename or a symbolic link planted under the name after the caller opened it changes nothing.
-    public init(descriptor: Int32, path: String, pixelLimit: Int = ImageSource.defaultPixelLimit) throws {
+    /// Once the header is read, `admit` hears the image's memory need (it may wait for room, or
+    /// throw to refuse); only then is anything decoded, into `scratch` if the image needs random access.
+    public init(descriptor: Int32, path: String, pixelLimit: Int = ImageSource.defaultPixelLimit,
+                scratch: ScratchFolder = .temporary, admit: (Int) throws -> Void = { _ in }) throws {
         self.url = URL(fileURLWithPath: path)
+        self.scratch = scratch
         guard Vips.ready else { throw ImageError(path, "libvips failed to initialise") }
         var s = stat()
         guard fstat(descriptor, &s) == 0 else { throw ImageError(path, String(cString: strerror(errno))) }
@@ -63,19 +73,13 @@ public final class ImageSource: @unchecked Sendable {
         var image: UnsafeMutablePointer<VipsImage>?
         var owned = true
         defer { if owned { if let image { tessera_vips_unref(image) }; close(own) } }
-        func reopen(sequential: Bool) throws {
-            var fresh: UnsafeMutablePointer<VipsImage>?
-            try Vips.checked(path) { fresh = tessera_vips_load(signature.loader, opened, 1, sequential ? 1 : 0); return fresh != nil }
-            if let image { tessera_vips_unref(image) }
-            image = fresh
-        }
         func replace(_ step: (UnsafeMutablePointer<VipsImage>, inout UnsafeMutablePointer<VipsImage>?) -> Int32) throws {
             var out: UnsafeMutablePointer<VipsImage>?
             try Vips.checked(path) { step(image!, &out) == 0 && out != nil }
             tessera_vips_unref(image!)
             image = out
         }
-        try reopen(sequential: true)
+        try Vips.checked(path) { image = tessera_vips_load(signature.loader, opened, 1, 1); return image != nil }
 
         let (w, h) = (Int(vips_image_get_width(image!)), Int(vips_image_get_height(image!)))
         guard w * h <= pixelLimit else {
@@ -84,19 +88,37 @@ public final class ImageSource: @unchecked Sendable {
         let loader = Vips.string(image!, "vips-loader") ?? ""
         format = ImageFormat(loader: loader, compression: Vips.string(image!, "heif-compression"))
 
-        // Rotating needs the whole image: reopen with random access (libvips decodes large images
-        // to a temporary file, not to memory).
-        var orientation: Int32 = 1
-        if vips_image_get_typeof(image!, "orientation") != 0 { vips_image_get_int(image!, "orientation", &orientation) }
-        if (2...8).contains(orientation) {
-            try reopen(sequential: false)
-            try replace { tessera_vips_autorot($0, &$1) }
+        func int(_ name: String) -> Int32 {
+            var value: Int32 = 0
+            if vips_image_get_typeof(image!, name) != 0 { vips_image_get_int(image!, name, &value) }
+            return value
         }
-
         let sixteen = vips_image_get_format(image!) == VIPS_FORMAT_USHORT
         guard sixteen || vips_image_get_format(image!) == VIPS_FORMAT_UCHAR else {
             throw ImageError(path, "unsupported sample format (Tessera reads 8- and 16-bit images)")
         }
+        memoryNeed = MemoryNeed.bytes(format: format ?? .png, width: w, height: h, bands: Int(vips_image_get_bands(image!)),
+                                      sampleBytes: sixteen ? 2 : 1, progressiveJPEG: signature == .jpeg && int("interlaced") == 1,
+                                      chromaSubsample: Vips.string(image!, "jpeg-chroma-subsample"))
+        try admit(memoryNeed)
+
+        // Rotating reads the stored image in another order than it is decoded, and an interlaced
+        // PNG is decoded in seven passes over all of it: both are decoded into a scratch file first.
+        let rotated = (2...8).contains(int("orientation"))
+        if signature == .png && int("interlaced") == 1 {
+            spilled = try SpilledPixels.interlacedPNG(own, header: image!, in: scratch, path: path)
+        } else if rotated {
+            spilled = try SpilledPixels.rows(of: image!, in: scratch, path: path)
+        } else {
+            spilled = nil
+        }
+        if let spilled {
+            let pixels = try spilled.image(like: image!)
+            tessera_vips_unref(image!)
+            image = pixels
+        }
+        if rotated { try replace { tessera_vips_autorot($0, &$1) } }
+
         let cmyk = vips_image_get_interpretation(image!) == VIPS_INTERPRETATION_CMYK
         if cmyk {
             try replace { tessera_vips_icc_transform($0, &$1, "srgb", sixteen ? 16 : 8, "cmyk") }
@@ -119,6 +141,7 @@ public final class ImageSource: @unchecked Sendable {
     private init(_ other: ImageSource, image: UnsafeMutablePointer<VipsImage>) {
         (url, colourBands, hasAlpha, bitDepth, format, resolution) =
             (other.url, other.colourBands, other.hasAlpha, other.bitDepth, other.format, other.resolution)
+        (spilled, scratch, memoryNeed) = (other.spilled, other.scratch, other.memoryNeed)
         descriptor = fcntl(other.descriptor, F_DUPFD_CLOEXEC, 0)
         (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
         self.image = image
@@ -132,7 +155,7 @@ public final class ImageSource: @unchecked Sendable {
     /// The same file opened again (for a second pass while this source is read): the same bytes
     /// even if the name now belongs to another file.
     public func reopened() throws -> ImageSource {
-        try ImageSource(descriptor: descriptor, path: url.path, pixelLimit: pixelCount)
+        try ImageSource(descriptor: descriptor, path: url.path, pixelLimit: pixelCount, scratch: scratch)
     }
 
     /// This image resized by libvips so its long side is `longSide` pixels (lanczos3 down,

@@ -62,7 +62,7 @@ public enum ReferenceFilter: String, CaseIterable, Sendable {
         let temporaries = [input, target].map { temporaryFile(for: $0, format: .png) }
         defer { temporaries.forEach { unlink($0.path) } }
         for (image, (temporary, url)) in zip([inputImage, targetImage], zip(temporaries, [input, target])) {
-            try Vips.checked(url.path) { tessera_vips_pngsave(image, temporary.path) == 0 }
+            try Vips.checked(url.path) { tessera_vips_pngsave(image, temporary.path, 0) == 0 }
         }
         try commit(temporaries[0], to: input, replacing: false)
         try commit(temporaries[1], to: target, replacing: false)

@@ -22,17 +22,19 @@ enum Support {
 
     /// Runs `body` on a libvips image of `pixels` (8-bit), then saves it to `url` with the saver of
     /// its suffix: how tests make files with EXIF tags or ICC profiles.
-    static func writeWithVips(_ pixels: Tensor, to url: URL,
-                              _ body: (UnsafeMutablePointer<VipsImage>) -> UnsafeMutablePointer<VipsImage>) {
+    static func writeWithVips(_ pixels: Tensor, to url: URL, bitDepth: Int = 8, interlace: Bool = false,
+                              _ body: (UnsafeMutablePointer<VipsImage>) -> UnsafeMutablePointer<VipsImage> = { $0 }) {
         guard Vips.ready else { fatalError("libvips failed to initialise") }
         let (h, w, c) = (pixels.shape[1], pixels.shape[2], pixels.shape[3])
-        let bytes = pixels.scalars.map { UInt8(($0 * 255).rounded()) }
-        let image = bytes.withUnsafeBytes {
-            vips_image_new_from_memory_copy($0.baseAddress, $0.count, Int32(w), Int32(h), Int32(c), VIPS_FORMAT_UCHAR)!
-        }
-        image.pointee.Type = c >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W
+        let image = bitDepth == 16
+            ? pixels.scalars.map { UInt16(($0 * 65535).rounded()) }.withUnsafeBytes {
+                vips_image_new_from_memory_copy($0.baseAddress, $0.count, Int32(w), Int32(h), Int32(c), VIPS_FORMAT_USHORT)! }
+            : pixels.scalars.map { UInt8(($0 * 255).rounded()) }.withUnsafeBytes {
+                vips_image_new_from_memory_copy($0.baseAddress, $0.count, Int32(w), Int32(h), Int32(c), VIPS_FORMAT_UCHAR)! }
+        image.pointee.Type = c >= 3 ? (bitDepth == 16 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB)
+                                    : (bitDepth == 16 ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_B_W)
         let final = body(image)
-        guard vips_image_write_to_file_shim(final, url.path) == 0 else { fatalError(String(cString: vips_error_buffer())) }
+        guard vips_image_write_to_file_shim(final, url.path, interlace: interlace) == 0 else { fatalError(String(cString: vips_error_buffer())) }
         if final != image { tessera_vips_unref(final) }
         tessera_vips_unref(image)
     }
@@ -52,11 +54,11 @@ extension Support {
     }
 }
 
-private func vips_image_write_to_file_shim(_ image: UnsafeMutablePointer<VipsImage>, _ path: String) -> Int32 {
+private func vips_image_write_to_file_shim(_ image: UnsafeMutablePointer<VipsImage>, _ path: String, interlace: Bool) -> Int32 {
     switch URL(fileURLWithPath: path).pathExtension {
-    case "jpg": tessera_vips_jpegsave(image, path, 95)
+    case "jpg": tessera_vips_jpegsave(image, path, 95, interlace ? 1 : 0)
     case "tif": tessera_vips_tiffsave(image, path)
-    default: tessera_vips_pngsave(image, path)
+    default: tessera_vips_pngsave(image, path, interlace ? 1 : 0)
     }
 }
 
