@@ -13,7 +13,13 @@
 // attempt got as far as the rename just records it), a source's place in archive/ or failed/ is
 // reserved before the move (so an interrupted move is finished there, once), temporary files of
 // dead writers are removed, and finished jobs whose source is still in the inbox are settled then.
+//
+// Memory: a job takes its image's memory need from the daemon's budget before anything is decoded
+// (and waits while the running jobs hold too much); images that need random access are decoded
+// into unnamed files in the work folder. A long job keeps its finished strips in work/job-N.strips
+// (a StripJournal), so the next attempt after a crash or a stop continues where it was.
 
+import CLinux
 import Foundation
 import Imaging
 import JobStore
@@ -33,8 +39,11 @@ public final class Daemon: Service, @unchecked Sendable {
     private let notifier = SystemdNotifier()
     private let stopping = Mutex(false)
     private let wake = NSCondition()
-    private let styleCache = Mutex<[String: Style]>([:])
-    private let inbox: Folder, outbox: Folder, archive: Folder, failed: Folder
+    private let styleCache = Mutex<[String: (style: Style, digest: String)]>([:])
+    private let inbox: Folder, outbox: Folder, archive: Folder, failed: Folder, work: Folder
+    private let budget: MemoryBudget
+    /// Images from this size on keep their finished strips for a later attempt.
+    static let journaledPixels = 4_000_000
     /// Found files are hashed and queued off the watcher thread, in order, on `queue`; a file
     /// whose reading hangs (a stalled network file system) is left behind on its queue after
     /// `Self.hashLimit` seconds and later files go to a fresh one, so the watcher and its
@@ -48,9 +57,16 @@ public final class Daemon: Service, @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         umask(settings.umask)
+        // Blocks over 1 MB are mapped and unmapped on their own, so memory a job frees goes back to
+        // the system at once: glibc otherwise raises this threshold as large blocks are freed and
+        // keeps them in per-thread arenas, and the next job's need comes on top (980 MB measured
+        // for two 225-megapixel progressive JPEGs one after the other, 741 MB for one).
+        tessera_map_large_blocks(1 << 20)
         store = try JobStore(path: settings.database, group: settings.group)
         (inbox, outbox, archive, failed) = try (Folder(configured: settings.inbox), Folder(configured: settings.outbox),
                                                 Folder(configured: settings.archive), Folder(configured: settings.failed))
+        work = try Folder(configured: settings.work)
+        budget = MemoryBudget(megabytes: settings.memoryBudget)
         registry = StyleRegistry(directory: URL(fileURLWithPath: settings.models))
         id = "\(ProcessInfo.processInfo.hostName):\(getpid())"
     }
@@ -65,6 +81,11 @@ public final class Daemon: Service, @unchecked Sendable {
                     logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
                 }
             }
+        }
+        for name in work.names() { // strips of jobs that ended, or that the database no longer has
+            guard let id = Int64(name.wholeMatch(of: /job-([0-9]+)\.strips/)?.1 ?? "") else { continue }
+            if let (job, _) = try store.job(id), [.queued, .running].contains(job.status) { continue }
+            work.remove(name)
         }
         for job in try store.unsettled(under: settings.inbox) { settle(job) }
         for job in try store.unsettled(under: settings.failed) where job.status == .done { settle(job) } // retried, then cut short
@@ -216,12 +237,15 @@ public final class Daemon: Service, @unchecked Sendable {
         }
     }
 
-    private func style(_ name: String) throws -> Style {
+    /// A style and the digest of its model file (what a job's kept strips were made with).
+    private func style(_ name: String) throws -> (style: Style, digest: String) {
         if let cached = styleCache.withLock({ $0[name] }) { return cached }
-        let style = try registry.style(name)
-        styleCache.withLock { $0[name] = style }
-        return style
+        let loaded = (style: try registry.style(name), digest: try ContentDigest.of(file: try registry.file(name).path))
+        styleCache.withLock { $0[name] = loaded }
+        return loaded
     }
+
+    private static func stripsFile(_ id: Int64) -> String { "job-\(id).strips" }
 
     /// Why a running job stopped before its end.
     private enum Interruption { case canceled, daemonStopping }
@@ -263,18 +287,34 @@ public final class Daemon: Service, @unchecked Sendable {
 
     private func process(_ job: Job) {
         let started = Date()
+        var memory = 0
+        defer {
+            if memory > 0 {
+                tessera_release_freed_memory()
+                budget.give(memory)
+            }
+        }
         do {
-            let style = try style(job.style)
+            let (style, digest) = try style(job.style)
             let outFolder = try outbox.subfolder(job.style)
             if let earlier = job.output, let s = outFolder.entry((earlier as NSString).lastPathComponent), (s.st_mode & S_IFMT) == S_IFREG {
                 // An earlier attempt renamed its output into place and died before recording it.
                 try store.finish(job.id, output: earlier, tiles: job.tilesTotal)
+                work.remove(Self.stripsFile(job.id))
                 logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(Shown.name(earlier))"])
                 return settle(job)
             }
             let fd = try openSource(job)
             defer { close(fd) }
-            let source = try ImageSource(descriptor: fd, path: job.source, pixelLimit: settings.maxMegapixels * 1_000_000)
+            let source = try ImageSource(descriptor: fd, path: job.source, pixelLimit: settings.maxMegapixels * 1_000_000,
+                                         scratch: ScratchFolder(descriptor: work.descriptor, path: work.path)) { need in
+                try budget.take(need, for: job.source, waiting: { [self] taken, available in
+                    let message = "needs \(megabytes(need)) MB of memory; running jobs hold \(megabytes(taken)) of \(megabytes(available)) MB"
+                    logger.info("job \(job.id) waits for memory: \(message)")
+                    try? store.note(job.id, kind: "waiting", message: message)
+                }, stop: { [self] in isStopping })
+                memory = need
+            }
             let format = source.format ?? .png
             var name = FileName.escapingRawBytes(job.name) // outputs get valid UTF-8 names
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
@@ -282,11 +322,13 @@ public final class Daemon: Service, @unchecked Sendable {
             // Written inside the folder opened above, whatever its name points to by now.
             let written = "/proc/self/fd/\(outFolder.descriptor)"
             let target = URL(fileURLWithPath: "\(written)/\((output as NSString).lastPathComponent)")
+            let journal = try strips(of: job, source, key: "\(digest) \(source.width)x\(source.height) \(format.rawValue)")
+            defer { if let journal { close(journal.descriptor) } }
             let reported = Reported()
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
             do {
-                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format)) { [self] done, total in
+                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format), journal: journal?.journal) { [self] done, total in
                     reported.state.withLock { r in
                         guard r.stop == nil else { return }
                         if isStopping { r.stop = .daemonStopping; return }
@@ -301,7 +343,10 @@ public final class Daemon: Service, @unchecked Sendable {
             } catch {
                 switch reported.state.withLock({ $0.stop }) {
                 case .daemonStopping?: try store.requeue(job.id, reason: "daemon stopping"); return
-                case .canceled?: try store.markCanceled(job.id); return
+                case .canceled?:
+                    try store.markCanceled(job.id)
+                    work.remove(Self.stripsFile(job.id))
+                    return
                 default:
                     guard let e = error as? ImageError, e.path.hasPrefix(written) else { throw error }
                     // Savers say "write failed" or less; a full disk is what the user must hear.
@@ -311,13 +356,35 @@ public final class Daemon: Service, @unchecked Sendable {
                 }
             }
             try store.finish(job.id, output: output, tiles: result.tiles)
+            work.remove(Self.stripsFile(job.id))
+            if let failure = journal?.journal.failure { logger.warning("job \(job.id): its strips could not be kept: \(failure)") }
             _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
             logger.info("done", metadata: ["job": "\(job.id)", "output": "\(Shown.name(output))",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+        } catch is MemoryBudget.Stopped {
+            try? store.requeue(job.id, reason: "daemon stopping")
+            return
         } catch {
             return fail(job, error)
         }
         settle(job)
+    }
+
+    /// The strips journal of a long job (nil for small images): the file in the work folder and
+    /// what an earlier attempt left in it, if it was made the same way (`key`: model, size, format).
+    private func strips(of job: Job, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptor: Int32)? {
+        guard source.pixelCount >= Self.journaledPixels else { return nil }
+        let fd = try work.openWorkFile(Self.stripsFile(job.id))
+        let from = job.resumeKey == key ? job.resumeTileRows : 0
+        if from == 0 { ftruncate(fd, 0) }
+        let journal = StripJournal(descriptor: fd, resumingFrom: from, interval: settings.checkpointSeconds) { [store] rows in try? store.checkpoint(job.id, tileRows: rows, key: key) }
+        if from > 0 {
+            let rows = TileGrid(width: source.width, height: source.height).rows
+            let message = "from tile row \(from) of \(rows): the earlier attempt's first \(from * TileGrid.outputSize) output rows are kept"
+            try store.note(job.id, kind: "resumed", message: message)
+            logger.info("job \(job.id) resumed \(message)")
+        }
+        return (journal, fd)
     }
 
     /// Bad input and a style the models folder does not hold fail at once; anything else (a full
@@ -338,6 +405,7 @@ public final class Daemon: Service, @unchecked Sendable {
             }
             logger.error("job \(job.id) failed: \(reason)")
             try store.fail(job.id, reason: reason)
+            work.remove(Self.stripsFile(job.id))
             var failed = job
             failed.status = .failed
             failed.error = reason

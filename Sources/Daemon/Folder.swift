@@ -86,6 +86,14 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// Removes the name `name` (a file, not a folder).
     func remove(_ name: String) { unlinkat(descriptor, c(name), 0) }
 
+    /// Opens (creating, mode 0600) the daemon's own work file `name` for reading and writing; a
+    /// link there is refused. The caller closes the descriptor.
+    func openWorkFile(_ name: String) throws -> Int32 {
+        let fd = openat(descriptor, c(name), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DaemonError("\(shown(name)): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
     /// The first of `name`, `base-1.ext`, `base-2.ext`, ... with nothing at it (not even a
     /// dangling link), not in `taken` (full paths), and, with a `companion` suffix, nothing at
     /// name + companion either. Names are cut to fit 255 bytes with the companion.

@@ -97,15 +97,15 @@ public final class ImageSource: @unchecked Sendable {
         guard sixteen || vips_image_get_format(image!) == VIPS_FORMAT_UCHAR else {
             throw ImageError(path, "unsupported sample format (Tessera reads 8- and 16-bit images)")
         }
-        memoryNeed = MemoryNeed.bytes(format: format ?? .png, width: w, height: h, bands: Int(vips_image_get_bands(image!)),
-                                      sampleBytes: sixteen ? 2 : 1, progressiveJPEG: signature == .jpeg && int("interlaced") == 1,
-                                      chromaSubsample: Vips.string(image!, "jpeg-chroma-subsample"))
-        try admit(memoryNeed)
-
         // Rotating reads the stored image in another order than it is decoded, and an interlaced
         // PNG is decoded in seven passes over all of it: both are decoded into a scratch file first.
-        let rotated = (2...8).contains(int("orientation"))
-        if signature == .png && int("interlaced") == 1 {
+        let rotated = (2...8).contains(int("orientation")), interlacedPNG = signature == .png && int("interlaced") == 1
+        memoryNeed = MemoryNeed.bytes(format: format ?? .png, width: w, height: h, bands: Int(vips_image_get_bands(image!)),
+                                      sampleBytes: sixteen ? 2 : 1, progressiveJPEG: signature == .jpeg && int("interlaced") == 1,
+                                      chromaSubsample: Vips.string(image!, "jpeg-chroma-subsample"), decodedFirst: rotated || interlacedPNG)
+        try admit(memoryNeed)
+
+        if interlacedPNG {
             spilled = try SpilledPixels.interlacedPNG(own, header: image!, in: scratch, path: path)
         } else if rotated {
             spilled = try SpilledPixels.rows(of: image!, in: scratch, path: path)

@@ -7,33 +7,37 @@
 //   HEIF 32, WebP 18, GIF 15 (decoded whole, written whole);
 // - a progressive JPEG: libjpeg's coefficients, 2 bytes per sample of every component at its own
 //   resolution (3 bytes per pixel at 4:2:0, 6 at 4:4:4); a baseline JPEG, PNG or TIFF streams.
-// Interlaced PNGs and rotated images need none of their size: they are decoded into a scratch
-// file (SpilledPixels).
+// Interlaced PNGs and rotated images are decoded into a scratch file (SpilledPixels) before the
+// render starts: their decoder's memory is given back before the rows are taken, so they need the
+// larger of the two, not the sum. An interlaced PNG's decoder holds a few rows.
 
 /// An image's memory need, in bytes, while it is stylized.
 enum MemoryNeed {
     static func bytes(format: ImageFormat, width: Int, height: Int, bands: Int, sampleBytes: Int,
-                      progressiveJPEG: Bool, chromaSubsample: String?) -> Int {
-        let pixels = width * height, rows = 32 << 20 + 16 * 1024 * width
-        let whole: Int = switch format {
-        case .avif: 44 * pixels
-        case .heif: 33 * pixels
-        case .webp: 18 * pixels
-        case .gif: 16 * pixels
-        case .jpeg where progressiveJPEG: 2 * pixels * jpegComponentSamples(bands: bands, subsample: chromaSubsample)
+                      progressiveJPEG: Bool, chromaSubsample: String?, decodedFirst: Bool) -> Int {
+        let pixels = Double(width * height), rows = 32 << 20 + 16 * 1024 * width
+        let perPixel: Double = switch format {
+        case .avif: 44
+        case .heif: 33
+        case .webp: 18
+        case .gif: 16
+        case .jpeg where progressiveJPEG: 2 * jpegComponentSamples(bands: bands, subsample: chromaSubsample)
         default: 0
         }
-        return rows + whole * sampleBytes
+        // Encoders hold the whole output while the rows are rendered, whatever the decoding did.
+        let encoder = [.avif, .heif, .webp, .gif].contains(format)
+        let whole = Int(perPixel * pixels) * sampleBytes
+        return decodedFirst && !encoder ? max(rows, whole) : rows + whole
     }
 
     /// Samples per pixel over a JPEG's components, each at its own resolution ("4:2:0": 1 + 2/4).
-    private static func jpegComponentSamples(bands: Int, subsample: String?) -> Int {
-        guard bands >= 3 else { return bands }
+    private static func jpegComponentSamples(bands: Int, subsample: String?) -> Double {
+        guard bands >= 3 else { return Double(bands) }
         let chroma: Double = switch subsample {
         case "4:2:0", "4:1:1": 0.25
         case "4:2:2", "4:4:0": 0.5
         default: 1
         }
-        return Int((1 + Double(bands - 1) * chroma).rounded(.up))
+        return 1 + Double(bands - 1) * chroma
     }
 }

@@ -7,6 +7,9 @@
 // image's width, never its height (savers that need the whole image, such as WebP, GIF and HEIF,
 // hold it themselves).
 //
+// A journal (StripJournal) keeps the finished rows of a long render in a work file: a later
+// attempt reads the rows an earlier one finished from it and computes from the next strip on.
+//
 // Alpha is split off before the transform and put back unchanged; fully transparent pixels keep
 // their original colour (see AlphaBleed.swift for what the network sees under them).
 
@@ -22,6 +25,7 @@ public final class TileRenderer: @unchecked Sendable {
     let outputColourBands: Int
     /// Called after each tile row with (tiles done, tiles in all); returning false cancels.
     let progress: @Sendable (Int, Int) -> Bool
+    let journal: StripJournal?
 
     private let lock = NSLock()
     /// Tile rows per strip on the region path.
@@ -35,16 +39,23 @@ public final class TileRenderer: @unchecked Sendable {
     private var outputDepth = 8
     private var failure: (any Error)?
 
-    /// A renderer of `source` through `transform`; `progress` hears (tiles done, tiles in all) and may cancel.
-    public init(source: ImageSource, transform: any TileTransform,
+    /// A renderer of `source` through `transform`; `progress` hears (tiles done, tiles in all) and
+    /// may cancel; `journal` keeps finished rows for a later attempt and gives back an earlier one's.
+    public init(source: ImageSource, transform: any TileTransform, journal: StripJournal? = nil,
                 progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) {
         self.source = source
         self.transform = transform
         self.progress = progress
+        self.journal = journal
         grid = TileGrid(width: source.width, height: source.height)
         outputColourBands = transform.outputBands(forColourBands: source.colourBands)
         ring = [Float](repeating: 0, count: Self.ringRows * source.width * source.bands)
         served = [Int](repeating: 0, count: grid.rows)
+        // Resumed: computing starts at the first strip the earlier attempt did not finish, and
+        // reading at the first source row that strip needs (a sequential source decodes the rows
+        // before it, but they are not kept).
+        nextTileRow = min(journal?.resumedFrom ?? 0, grid.rows)
+        rowsRead = nextTileRow == 0 ? 0 : nextTileRow * TileGrid.outputSize - TileGrid.margin
     }
 
     var outputBands: Int { outputColourBands + (source.hasAlpha ? 1 : 0) }
@@ -107,23 +118,26 @@ public final class TileRenderer: @unchecked Sendable {
             return 0
         }
         if failure != nil { return blank() }
+        let m = TileGrid.outputSize
         do {
-            let m = TileGrid.outputSize
             let reader = nextTileRow <= (top + height - 1) / m ? RowReader(source) : nil
             while nextTileRow <= (top + height - 1) / m {
                 let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, grid.rows - nextTileRow)
                 try produce(tileRows: nextTileRow..<(nextTileRow + count), reader!)
                 nextTileRow += count
+                journal?.finished(tileRows: nextTileRow)
             }
-            let sample = outputDepth / 8, pixel = outputBands * sample, rowBytes = grid.width * pixel
             for y in top..<(top + height) {
                 let tileRow = y / m
+                if blocks[tileRow] == nil, let journal, tileRow < journal.resumedFrom, served[tileRow] == 0 {
+                    blocks[tileRow] = try journal.read(blockBytes(tileRow), at: tileRow * m * rowBytes, path: source.url.path)
+                }
                 guard let block = blocks[tileRow] else {
                     throw ImageError(source.url.path, "output row \(y) requested after it was released")
                 }
                 block.withUnsafeBytes { b in
-                    let from = b.baseAddress! + (y - tileRow * m) * rowBytes + left * pixel
-                    tessera_region_addr(region, Int32(left), Int32(y))!.update(from: from.assumingMemoryBound(to: UInt8.self), count: width * pixel)
+                    let from = b.baseAddress! + (y - tileRow * m) * rowBytes + left * pixelBytes
+                    tessera_region_addr(region, Int32(left), Int32(y))!.update(from: from.assumingMemoryBound(to: UInt8.self), count: width * pixelBytes)
                 }
                 served[tileRow] += width
                 if served[tileRow] == min(m, grid.height - tileRow * m) * grid.width { blocks[tileRow] = nil }
@@ -131,9 +145,15 @@ public final class TileRenderer: @unchecked Sendable {
             return 0
         } catch {
             failure = error
+            journal?.finished(tileRows: nextTileRow, now: true) // a stop keeps the strips finished so far
             return blank()
         }
     }
+
+    private var pixelBytes: Int { outputBands * outputDepth / 8 }
+    private var rowBytes: Int { grid.width * pixelBytes }
+    /// The bytes of tile row `row`'s output block (the last one may be short).
+    private func blockBytes(_ row: Int) -> Int { min(TileGrid.outputSize, grid.height - row * TileGrid.outputSize) * rowBytes }
 
     /// Reads the rows tile rows `rows` need, runs the transform and stores their finished blocks
     /// (several rows only on the region path).
@@ -190,7 +210,9 @@ public final class TileRenderer: @unchecked Sendable {
                 }
             }
         }
-        blocks[row] = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
+        let block = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
+        journal?.write(block, at: row * m * rowBytes)
+        blocks[row] = block
         guard progress((row + 1) * columns, grid.tileCount) else { throw ImageError(source.url.path, "canceled") }
     }
 

@@ -44,6 +44,10 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     /// Where the source is being moved (archive/ or failed/), reserved before the move so a
     /// crash in between finishes the same move at the next start.
     public var destination: String?
+    /// Tile rows of the output a cut-short attempt finished and kept in its work file, and what
+    /// they were made with (a later attempt continues from them only if it makes the same).
+    public var resumeTileRows: Int
+    public var resumeKey: String?
 
     /// The source file as it was when queued.
     public var identity: FileIdentity {

@@ -143,10 +143,23 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Records that the first `tileRows` tile rows of a running job's output are safely in its
+    /// work file, made as `key` says.
+    public func checkpoint(_ id: Int64, tileRows: Int, key: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET resume_tile_rows = ?, resume_key = ? WHERE id = ?", arguments: [tileRows, key, id])
+        }
+    }
+
+    /// Adds an event to a job's history.
+    public func note(_ id: Int64, kind: String, message: String) throws {
+        try database.write { db in try Self.log(db, id, kind, message) }
+    }
+
     /// Marks a job done with its output.
     public func finish(_ id: Int64, output: String, tiles: Int) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL WHERE id = ?",
+            try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
                            arguments: [Job.Status.done, output, tiles, tiles, Self.now, id])
             try Self.log(db, id, "done", output)
         }
@@ -177,7 +190,7 @@ public final class JobStore: Sendable {
     /// Marks a job failed for good, with the reason.
     public func fail(_ id: Int64, reason: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ?, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
                            arguments: [Job.Status.failed, reason, Self.now, id])
             try Self.log(db, id, "failed", reason)
         }
@@ -204,7 +217,7 @@ public final class JobStore: Sendable {
     /// Marks a running job canceled once its worker has stopped.
     public func markCanceled(_ id: Int64) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, output = NULL, finished_at = ?, worker = NULL WHERE id = ?",
+            try db.execute(sql: "UPDATE jobs SET status = ?, output = NULL, finished_at = ?, worker = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
                            arguments: [Job.Status.canceled, Self.now, id])
             try Self.log(db, id, "canceled", "stopped")
         }

@@ -94,6 +94,14 @@ enum Schema {
             try db.drop(table: "jobs")
             try db.rename(table: "jobs_v4", to: "jobs")
         }
+        // A long job's finished strips are kept in a work file; the count the file holds for sure
+        // (fsynced) and what it was made with (style, size, format) let the next attempt continue.
+        migrator.registerMigration("v5: resume mid-image") { db in
+            try db.alter(table: "jobs") { t in
+                t.add(column: "resume_tile_rows", .integer).notNull().defaults(to: 0)
+                t.add(column: "resume_key", .text)
+            }
+        }
         return migrator
     }
 

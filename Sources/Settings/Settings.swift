@@ -13,6 +13,9 @@ public struct Settings: Sendable {
     public var outbox: String
     public var archive: String
     public var failed: String
+    /// The daemon's own folder: decoded pixels of images that need random access, and the
+    /// finished strips of long jobs.
+    public var work: String
     public var models: String
     public var workers: Int
     public var threads: Int
@@ -20,6 +23,10 @@ public struct Settings: Sendable {
     public var scanSeconds: Double
     public var maxMegapixels: Int
     public var attempts: Int
+    /// Megabytes (MiB) the whole daemon may hold; jobs wait for room and larger ones fail.
+    public var memoryBudget: Int
+    /// How often a long job records its finished strips (0: after every strip).
+    public var checkpointSeconds: Double
     /// The file mode creation mask the daemon sets at start (whatever it inherited).
     public var umask: mode_t
     /// A group the database files are shared with (mode 0640 instead of 0600).
@@ -33,6 +40,7 @@ public struct Settings: Sendable {
         ("outbox", "outputs, per style (<root>/outbox)"),
         ("archive", "sources of finished jobs, per style (<root>/archive)"),
         ("failed", "sources of failed jobs with <name>.error.txt (<root>/failed)"),
+        ("work", "the daemon's scratch files and finished strips of long jobs (<root>/work)"),
         ("models", "folder of style model files (Models)"),
         ("workers", "jobs run at once (2: one decodes and encodes while the other computes)"),
         ("threads", "conv-core threads per job (all cores)"),
@@ -40,6 +48,8 @@ public struct Settings: Sendable {
         ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
         ("max_megapixels", "larger images fail (250)"),
         ("attempts", "tries before a transient failure is final (3)"),
+        ("memory_budget", "MiB the daemon may use; jobs wait for room, an image that needs more fails (1024)"),
+        ("checkpoint_seconds", "a long job (4 MP and up) records its finished strips this often; a restart continues from them (1)"),
         ("umask", "file mode creation mask set at start, octal (0027: folders 0750, outputs 0640)"),
         ("group", "group the database files are shared with, mode 0640 (none: 0600)"),
     ]
@@ -68,10 +78,13 @@ public struct Settings: Sendable {
         var settings = Settings(
             root: root, database: folder("database", "tessera.sqlite"), inbox: folder("inbox", "inbox"),
             outbox: folder("outbox", "outbox"), archive: folder("archive", "archive"), failed: folder("failed", "failed"),
+            work: folder("work", "work"),
             models: config.string(forKey: "models", default: "Models"),
             workers: config.int(forKey: "workers", default: 2), threads: config.int(forKey: "threads", default: cores),
             stableSeconds: config.double(forKey: "stable_seconds", default: 1), scanSeconds: config.double(forKey: "scan_seconds", default: 10),
             maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3),
+            memoryBudget: config.int(forKey: "memory_budget", default: 1024),
+            checkpointSeconds: config.double(forKey: "checkpoint_seconds", default: 1),
             umask: 0o027, group: config.string(forKey: "group"))
         guard let mask = mode_t(umaskText, radix: 8), mask <= 0o777 else {
             throw SettingsError("umask: '\(umaskText)' is not an octal mask such as 0027")
@@ -80,6 +93,7 @@ public struct Settings: Sendable {
         guard settings.workers >= 1, settings.threads >= 1, settings.attempts >= 1, settings.maxMegapixels >= 1 else {
             throw SettingsError("workers, threads, attempts and max_megapixels must be at least 1")
         }
+        guard settings.memoryBudget >= 256 else { throw SettingsError("memory_budget: \(settings.memoryBudget) MiB is too little; at least 256") }
         return settings
     }
 }

@@ -46,13 +46,14 @@ public struct Stylizer: Sendable {
                            replacing: replacing, progress: progress)
     }
 
-    /// Stylizes an opened source (whose header the caller has looked at already).
+    /// Stylizes an opened source (whose header the caller has looked at already); `journal` keeps
+    /// finished strips for a later attempt and gives back an earlier one's.
     @discardableResult
     public func stylize(_ source: ImageSource, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
-                        progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
+                        journal: StripJournal? = nil, progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
         let transform: any TileTransform = try style.workingSize.map { try WorkingSizeTransform(stylizer: self, source: source, workingSize: $0) }
             ?? StyleTransform(stylizer: self)
-        let renderer = TileRenderer(source: source, transform: transform, progress: progress)
+        let renderer = TileRenderer(source: source, transform: transform, journal: journal, progress: progress)
         let format = try renderer.write(to: output, options: options, replacing: replacing)
         return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)
     }

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 
 /// renameat2(..., RENAME_NOREPLACE): moves a name atomically, failing with EEXIST when the target
@@ -22,6 +23,17 @@ static inline int tessera_rename_noreplace(int from_folder, const char *from, in
 /// (EOPNOTSUPP, EISDIR) where the file system cannot make one.
 static inline int tessera_open_unnamed(const char *folder) {
     return open(folder, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/// Large blocks from `bytes` on are mapped and unmapped on their own (a fixed threshold: glibc
+/// otherwise raises it as large blocks are freed and keeps them in its arenas).
+static inline void tessera_map_large_blocks(int bytes) {
+    mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
+/// Gives memory freed into glibc's arenas back to the system.
+static inline void tessera_release_freed_memory(void) {
+    malloc_trim(0);
 }
 
 #endif
