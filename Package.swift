@@ -93,7 +93,7 @@ let package = Package(
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tessera", "Imaging", "JobStore", "Styles", "Daemon", "Training"],
+            dependencies: ["tessera", "Imaging", "CVips", "JobStore", "Styles", "Daemon", "Training"],
             exclude: ["Fixtures"]
         ),
     ],
