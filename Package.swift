@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "Imaging", dependencies: ["CVips", "CPNG", "CLinux", "ConvCore"], swiftSettings: nativeCPU),
         .target(name: "Styles", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
+        // `tessera cheatsheet`: untrained layers on photos, a page of what each one does.
+        .target(name: "CheatSheet", dependencies: ["ConvCore", "Imaging"], swiftSettings: nativeCPU),
         .target(name: "JobStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -67,6 +69,7 @@ let package = Package(
                 "Daemon",
                 "Settings",
                 "Training",
+                "CheatSheet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeCPU
@@ -88,6 +91,7 @@ let package = Package(
         ),
         .testTarget(name: "StylesTests", dependencies: ["Styles", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "CheatSheetTests", dependencies: ["CheatSheet", "ConvCore", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Settings", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ConvCore", "Imaging", "TestSupport"], swiftSettings: nativeCPU),
         // Runs the built `tessera` binary; the dependency makes `swift test` build it.

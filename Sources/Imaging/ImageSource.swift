@@ -27,6 +27,9 @@ public final class ImageSource: @unchecked Sendable {
     let image: UnsafeMutablePointer<VipsImage>
     /// The source's own duplicate of the file's descriptor, which libvips opens through /proc.
     private let descriptor: Int32
+    /// The source this one was derived from (resized): libvips reads through it, and may reopen
+    /// the file by its /proc/self/fd name when idle, so the parent's descriptor must stay open.
+    private let parent: ImageSource?
     /// Where the decoded pixels of a rotated image or interlaced PNG are kept (nil: streamed).
     private let spilled: SpilledPixels?
     private let scratch: ScratchFolder
@@ -55,6 +58,7 @@ public final class ImageSource: @unchecked Sendable {
                 scratch: ScratchFolder = .temporary, admit: (Int) throws -> Void = { _ in }) throws {
         self.url = URL(fileURLWithPath: path)
         self.scratch = scratch
+        parent = nil
         guard Vips.ready else { throw ImageError(path, "libvips failed to initialise") }
         var s = stat()
         guard fstat(descriptor, &s) == 0 else { throw ImageError(path, String(cString: strerror(errno))) }
@@ -141,7 +145,7 @@ public final class ImageSource: @unchecked Sendable {
     private init(_ other: ImageSource, image: UnsafeMutablePointer<VipsImage>) {
         (url, colourBands, hasAlpha, bitDepth, format, resolution) =
             (other.url, other.colourBands, other.hasAlpha, other.bitDepth, other.format, other.resolution)
-        (spilled, scratch, memoryNeed) = (other.spilled, other.scratch, other.memoryNeed)
+        (parent, spilled, scratch, memoryNeed) = (other, other.spilled, other.scratch, other.memoryNeed)
         descriptor = fcntl(other.descriptor, F_DUPFD_CLOEXEC, 0)
         (width, height) = (Int(vips_image_get_width(image)), Int(vips_image_get_height(image)))
         self.image = image
@@ -164,6 +168,11 @@ public final class ImageSource: @unchecked Sendable {
     /// sequential source gives either this or the resized image, not both.
     public func resized(longSide: Int) throws -> ImageSource {
         let (w, h) = resizedSize(width: width, height: height, longSide: longSide)
+        return try resized(width: w, height: h)
+    }
+
+    /// This image resized by libvips to exactly `width` x `height` (each side scaled on its own).
+    public func resized(width w: Int, height h: Int) throws -> ImageSource {
         var out: UnsafeMutablePointer<VipsImage>?
         try Vips.checked(url.path) { tessera_vips_resize_to(image, &out, Int32(w), Int32(h)) == 0 && out != nil }
         return ImageSource(self, image: out!)
