@@ -55,6 +55,32 @@ public final class JobStore: Sendable {
         database = try DatabasePool(path: path, configuration: configuration)
     }
 
+    /// Why the database at `path` could not take the daemon's writes, or nil if it can: a write
+    /// in a transaction that is rolled back, so nothing changes (`tessera check`). A missing file
+    /// is fine when its folder can be written (the daemon creates it).
+    public static func writeProblem(at path: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            let folder = (path as NSString).deletingLastPathComponent
+            return canCreate(in: folder.isEmpty ? "." : folder) ? nil : "\(path): cannot be created: \(folder) is not writable"
+        }
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(5)
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.inDatabase { db in
+                try db.inTransaction {
+                    try db.execute(sql: "CREATE TABLE tessera_check (x)")
+                    return .rollback
+                }
+            }
+            return nil
+        } catch let error as DatabaseError {
+            return "\(path): cannot be written: \(error.message ?? "\(error.resultCode)")"
+        } catch {
+            return "\(path): cannot be written: \(error)"
+        }
+    }
+
     /// A private database in memory, migrated: the same queue without a file (the tests use it).
     public init(inMemory: Void = ()) throws {
         path = ":memory:"
@@ -400,4 +426,19 @@ public struct JobStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
     /// An error with this reason.
     public init(_ description: String) { self.description = description }
+}
+
+/// Whether a file could be created in `folder` (or in the nearest existing folder above it, which
+/// would be created): tried for real, since permission bits do not tell for root or ACLs.
+func canCreate(in folder: String) -> Bool {
+    var existing = folder
+    while !FileManager.default.fileExists(atPath: existing), existing != "/", !existing.isEmpty {
+        existing = (existing as NSString).deletingLastPathComponent
+    }
+    let probe = "\(existing.isEmpty ? "." : existing)/.tessera-check-\(getpid())"
+    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return false }
+    close(fd)
+    unlink(probe)
+    return true
 }

@@ -58,43 +58,82 @@ public struct Settings: Sendable {
     /// service's (so the CLI finds the service's database from anywhere).
     public static let searchPath = ["Config/tessera.yaml", "/etc/tessera/tessera.yaml"]
 
+    /// Where each key's value came from: the settings file, a `TESSERA_*` variable or the default.
+    public private(set) var origins: [String: String] = [:]
+
     /// Reads `path` (must exist) or, without one, the first file of `searchPath` present; then the
-    /// environment.
+    /// environment. Unknown keys in the file, values of the wrong type and values out of range are
+    /// refused with one line naming the file or variable, the key and the value.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Settings {
-        let env = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { $0.prepending(["tessera"]) }
-        var providers: [any ConfigProvider] = [env]
         let file = path ?? searchPath.first { FileManager.default.fileExists(atPath: $0) }
+        var fileReader: ConfigReader?
         if let file {
             guard FileManager.default.fileExists(atPath: file) else { throw SettingsError("\(file): no such configuration file") }
-            do { providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file))) } catch {
+            do { fileReader = ConfigReader(provider: try await FileProvider<YAMLSnapshot>(filePath: FilePath(file))) } catch {
                 throw SettingsError("\(file): \(error)")
             }
+            let known = Set(keys.map(\.0))
+            for key in try topLevelKeys(file) where !known.contains(key) {
+                throw SettingsError("\(file): unknown key '\(key)' (known: \(keys.map(\.0).joined(separator: ", ")))")
+            }
         }
-        let config = ConfigReader(providers: providers)
-        let root = config.string(forKey: "root", default: "./var")
-        func folder(_ key: String, _ name: String) -> String { config.string(forKey: ConfigKey(key), default: "\(root)/\(name)") }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let umaskText = config.string(forKey: "umask", default: "0027")
+        var origins: [String: String] = [:]
+        /// The key's text and where it came from, or nil when neither file nor environment sets it.
+        func raw(_ key: String) throws -> (text: String, from: String)? {
+            let variable = "TESSERA_\(key.uppercased())"
+            if let value = environment[variable] { return (value, variable) }
+            guard let fileReader, let file else { return nil }
+            do {
+                return (try fileReader.requiredString(forKey: ConfigKey(key)), file)
+            } catch {
+                if "\(error)".contains("Missing required") { return nil }
+                throw SettingsError("\(file): \(key): not a single value (a list or a section); give one value")
+            }
+        }
+        func value<T>(_ key: String, _ fallback: T, _ parse: (String) -> T?, _ expected: String) throws -> T {
+            guard let (text, from) = try raw(key) else {
+                origins[key] = "default"
+                return fallback
+            }
+            guard let parsed = parse(text.trimmingCharacters(in: .whitespaces)) else {
+                throw SettingsError("\(from): \(key): '\(text)' is not \(expected)")
+            }
+            origins[key] = from
+            return parsed
+        }
+        func string(_ key: String, _ fallback: String) throws -> String { try value(key, fallback, { $0.isEmpty ? nil : $0 }, "a name or path") }
+        func count(_ key: String, _ fallback: Int, atLeast minimum: Int = 1) throws -> Int {
+            try value(key, fallback, { Int($0).flatMap { $0 >= minimum ? $0 : nil } }, "a whole number of at least \(minimum)")
+        }
+        func seconds(_ key: String, _ fallback: Double, zero: Bool = false) throws -> Double {
+            try value(key, fallback, { Double($0).flatMap { $0.isFinite && ($0 > 0 || zero && $0 == 0) ? $0 : nil } },
+                      zero ? "a number of seconds, 0 or more" : "a number of seconds above 0")
+        }
+        let root = try string("root", "./var")
+        func folder(_ key: String, _ name: String) throws -> String { try string(key, "\(root)/\(name)") }
         var settings = Settings(
-            root: root, database: folder("database", "tessera.sqlite"), inbox: folder("inbox", "inbox"),
-            outbox: folder("outbox", "outbox"), archive: folder("archive", "archive"), failed: folder("failed", "failed"),
-            work: folder("work", "work"),
-            models: config.string(forKey: "models", default: "Models"),
-            workers: config.int(forKey: "workers", default: 2), threads: config.int(forKey: "threads", default: cores),
-            stableSeconds: config.double(forKey: "stable_seconds", default: 1), scanSeconds: config.double(forKey: "scan_seconds", default: 10),
-            maxMegapixels: config.int(forKey: "max_megapixels", default: 250), attempts: config.int(forKey: "attempts", default: 3),
-            memoryBudget: config.int(forKey: "memory_budget", default: 1024),
-            checkpointSeconds: config.double(forKey: "checkpoint_seconds", default: 1),
-            umask: 0o027, group: config.string(forKey: "group"))
-        guard let mask = mode_t(umaskText, radix: 8), mask <= 0o777 else {
-            throw SettingsError("umask: '\(umaskText)' is not an octal mask such as 0027")
-        }
-        settings.umask = mask
-        guard settings.workers >= 1, settings.threads >= 1, settings.attempts >= 1, settings.maxMegapixels >= 1 else {
-            throw SettingsError("workers, threads, attempts and max_megapixels must be at least 1")
-        }
-        guard settings.memoryBudget >= 256 else { throw SettingsError("memory_budget: \(settings.memoryBudget) MiB is too little; at least 256") }
+            root: root, database: try folder("database", "tessera.sqlite"), inbox: try folder("inbox", "inbox"),
+            outbox: try folder("outbox", "outbox"), archive: try folder("archive", "archive"), failed: try folder("failed", "failed"),
+            work: try folder("work", "work"), models: try string("models", "Models"),
+            workers: try count("workers", 2), threads: try count("threads", ProcessInfo.processInfo.activeProcessorCount),
+            stableSeconds: try seconds("stable_seconds", 1, zero: true), scanSeconds: try seconds("scan_seconds", 10),
+            maxMegapixels: try count("max_megapixels", 250), attempts: try count("attempts", 3),
+            memoryBudget: try count("memory_budget", 1024, atLeast: 256),
+            checkpointSeconds: try seconds("checkpoint_seconds", 1, zero: true),
+            umask: try value("umask", 0o027, { mode_t($0, radix: 8).flatMap { $0 <= 0o777 ? $0 : nil } }, "an octal mask such as 0027"),
+            group: try raw("group").map { $0.text })
+        origins["group"] = try raw("group")?.from ?? "default"
+        settings.origins = origins
         return settings
+    }
+
+    /// The keys at the top level of a YAML settings file (lines that start with `key:`).
+    private static func topLevelKeys(_ file: String) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw SettingsError("\(file): cannot read: \(error.localizedDescription)") }
+        return text.split(separator: "\n").compactMap { line in
+            line.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_.-]*)\s*:/).map { String($0.1) }
+        }
     }
 }
 

@@ -8,6 +8,6 @@ struct Tessera: AsyncParsableCommand {
         commandName: "tessera",
         abstract: "Stylize images tile by tile with small trained convolutional networks.",
         version: "0.1.0",
-        subcommands: [DaemonCommand.self, SubmitCommand.self, StatusCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, RetryCommand.self, StylesCommand.self, StylizeCommand.self, PairsCommand.self, TrainCommand.self, EvalCommand.self, ModelCommand.self, BenchCommand.self, CheatsheetCommand.self]
+        subcommands: [DaemonCommand.self, SubmitCommand.self, StatusCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, RetryCommand.self, StylesCommand.self, StylizeCommand.self, PairsCommand.self, TrainCommand.self, EvalCommand.self, ModelCommand.self, BenchCommand.self, CheatsheetCommand.self, CheckCommand.self]
     )
 }
