@@ -278,6 +278,26 @@ import Training
 
     /// kill -9 while one job runs and others wait: after a restart each job is done exactly once,
     /// each output exists once, nothing is left in the inbox or as a temporary file.
+    /// Under systemd (JOURNAL_STREAM names stderr) lines carry syslog priorities, and a log level
+    /// keeps only what is at least that important.
+    @Test func journalLinesCarryPrioritiesAtTheChosenLevel() throws {
+        let daemon = try Running(settings: ["log_level": "warning"], start: false)
+        defer { daemon.stop() }
+        let log = daemon.root.appendingPathComponent("daemon.log")
+        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+        var s = stat()
+        #expect(stat(log.path, &s) == 0)
+        daemon.environment["JOURNAL_STREAM"] = "\(s.st_dev):\(s.st_ino)"
+        try daemon.start()
+        try ImageFile.save(Self.image(11), bitDepth: 8, to: daemon.folder("inbox/identity/good.png"))
+        try Data("not an image".utf8).write(to: daemon.folder("inbox/identity/bad.png"))
+        _ = try daemon.waitForJobs(2)
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("<3>job ") && $0.contains("bad.png: unsupported format") }, "\(lines)")
+        #expect(lines.allSatisfy { $0.hasPrefix("<4>") || $0.hasPrefix("<3>") || $0.hasPrefix("<2>") }, "\(lines)")
+        #expect(!lines.contains { $0.contains("tessera daemon started") || $0.contains("queued") })
+    }
+
     @Test func killNineThenRestartCompletesEveryJobOnce() throws {
         let daemon = try Running(settings: ["workers": "1", "threads": "1"])
         defer { daemon.stop() }
