@@ -292,10 +292,11 @@ public final class JobStore: Sendable {
     // MARK: the CLI's requests
 
     /// What the CLI asks of a job.
-    public enum Request { case cancel, retry }
+    public enum Request { case cancel, retry, rerun }
 
-    /// Cancels a queued or running job, or requeues a failed or canceled one; returns the job
-    /// afterwards, or throws a one-line reason.
+    /// Cancels a queued or running job, requeues a failed or canceled one (`retry`), or also a
+    /// done one that was submitted (`rerun`: its file is where it was; the new output gets the
+    /// next free name); returns the job afterwards, or throws a one-line reason.
     public func request(_ request: Request, job id: Int64) throws -> Job {
         try database.write { db in
             guard let job = try Job.fetchOne(db, key: id) else { throw JobStoreError("no job \(id)") }
@@ -306,12 +307,19 @@ public final class JobStore: Sendable {
             case (.cancel, .running):
                 try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
                 try Self.log(db, id, "cancel", "requested")
-            case (.retry, .failed), (.retry, .canceled):
+            case (.rerun, .done) where job.origin == .submit:
+                try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, output = NULL, tiles_done = 0, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
+                               arguments: [Job.Status.queued, id])
+                try Self.log(db, id, "queued", "run again (--force)")
+            case (.rerun, .done):
+                throw JobStoreError("job \(id) came from the inbox and its file is archived; drop it in the inbox again to rerun it")
+            case (.retry, .failed), (.retry, .canceled), (.rerun, .failed), (.rerun, .canceled):
                 try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
                                arguments: [Job.Status.queued, id])
                 try Self.log(db, id, "queued", "retry requested")
             default:
-                throw JobStoreError("job \(id) is \(job.status.rawValue); cannot \(request == .cancel ? "cancel" : "retry") it")
+                let hint = request == .retry && job.status == .done ? " without --force" : ""
+                throw JobStoreError("job \(id) is \(job.status.rawValue); cannot \(request == .cancel ? "cancel" : "retry") it\(hint)")
             }
             return try Job.fetchOne(db, key: id)!
         }

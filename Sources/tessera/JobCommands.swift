@@ -64,6 +64,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "A style name (or a model file path).") var style: String
     @Option(help: "Higher runs first.") var priority = 0
     @Flag(help: "Show progress and exit with the outcome (0 done, 3 failed, 4 canceled).") var wait = false
+    @Flag(help: "Run a file again that is done for this style (its new output gets the next free name).") var force = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -83,7 +84,16 @@ struct SubmitCommand: AsyncParsableCommand {
         var ids: [Int64] = []
         for new in found {
             let job = try jobs.enqueue(new)
-            print("job \(job.id): \(Shown.name(new.source))\(job.added ? "" : " (already queued)")")
+            var note = ""
+            if !job.added, let (existing, _) = try jobs.job(job.id) {
+                if force && existing.status == .done {
+                    _ = try jobs.request(.rerun, job: job.id)
+                    note = " (done before; queued again)"
+                } else {
+                    note = existing.status == .done ? " (already done: \(Shown.name(existing.output ?? "")); --force runs it again)" : " (already queued)"
+                }
+            }
+            print("job \(job.id): \(Shown.name(new.source))\(note)")
             ids.append(job.id)
         }
         guard wait else { return }
@@ -211,11 +221,12 @@ struct CancelCommand: AsyncParsableCommand {
 }
 
 struct RetryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue a failed or canceled job again.")
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue a failed or canceled job again (a done one with --force).")
     @Argument var id: Int64
+    @Flag(help: "Also run a done job again (a submitted file; its new output gets the next free name).") var force = false
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        _ = try await store.writer().request(.retry, job: id)
+        _ = try await store.writer().request(force ? .rerun : .retry, job: id)
         print("job \(id) queued")
     }
 }

@@ -22,7 +22,7 @@ import Testing
         // 256 MiB leave 128 for jobs; a 2600x2600 WebP is held whole by its decoder and encoder.
         let daemon = try Running(settings: ["memory_budget": "256"])
         defer { daemon.stop() }
-        try Self.drop(daemon, "big.webp") { try ImageFile.save(ResumeTests.picture(width: 2600, height: 2600), bitDepth: 8, to: $0) }
+        try Self.drop(daemon, "big.webp") { try Self.writeLarge($0, width: 2600, height: 2600, interlace: false) }
         try Self.drop(daemon, "small.webp") { try ImageFile.save(ResumeTests.picture(width: 300, height: 200), bitDepth: 8, to: $0) }
         let jobs = try daemon.waitForJobs(2)
         #expect(Set(jobs.compactMap { $0["status"] as? String }) == ["done", "failed"], "\(jobs)")
@@ -37,7 +37,7 @@ import Testing
         let daemon = try Running(settings: ["memory_budget": "384", "workers": "2"])
         defer { daemon.stop() }
         for n in 0..<3 {
-            try Self.drop(daemon, "w\(n).webp") { try ImageFile.save(ResumeTests.picture(width: 2000, height: 2000), bitDepth: 8, to: $0) }
+            try Self.drop(daemon, "w\(n).webp") { try Self.writeLarge($0, width: 2000, height: 2000, interlace: false) }
         }
         let jobs = try daemon.waitForJobs(3)
         #expect(jobs.allSatisfy { $0["status"] as? String == "done" }, "\(jobs)")
@@ -87,7 +87,9 @@ import Testing
         #expect(Self.peakRSS(daemon.process.processIdentifier) < 200 * 1024)
     }
 
-    /// A large picture made by libvips (streamed: a small one enlarged), saved as `url`'s suffix says.
+    /// A large picture made by libvips (streamed: a small one enlarged), saved as `url`'s suffix
+    /// says. Never whole in this process's memory: every test shares the process, and another
+    /// measures its peak.
     static func writeLarge(_ url: URL, width: Int, height: Int, interlace: Bool, orientation: Int32 = 1) throws {
         let small = ResumeTests.picture(width: width / 10, height: height / 10)
         let bytes = small.scalars.map { UInt8(($0 * 255).rounded()) }
@@ -98,8 +100,11 @@ import Testing
         #expect(tessera_vips_resize_to(image, &large, Int32(width), Int32(height)) == 0)
         defer { tessera_vips_unref(large!) }
         vips_image_set_int(large!, "orientation", orientation)
-        let saved = url.pathExtension == "png" ? tessera_vips_pngsave(large!, url.path, interlace ? 1 : 0)
-                                               : tessera_vips_jpegsave(large!, url.path, 85, interlace ? 1 : 0)
+        let saved = switch url.pathExtension {
+        case "png": tessera_vips_pngsave(large!, url.path, interlace ? 1 : 0)
+        case "webp": tessera_vips_webpsave(large!, url.path, 90, 0)
+        default: tessera_vips_jpegsave(large!, url.path, 85, interlace ? 1 : 0)
+        }
         #expect(saved == 0, "\(String(cString: vips_error_buffer()))")
     }
 

@@ -39,7 +39,7 @@ import Testing
         daemon.process.waitUntilExit()
         try daemon.start()
         let picture = daemon.root.appendingPathComponent("picture.png")
-        try ImageFile.save(Self.picture(width: width, height: height), bitDepth: 8, to: picture)
+        try MemoryBudgetTests.writeLarge(picture, width: width, height: height, interlace: false)
         let rows = TileGrid(width: width, height: height).rows
         let store = try daemon.store()
 

@@ -35,4 +35,26 @@ import Testing
         let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         #expect(report["daemon_alive"] as? Bool == false && report["daemon_pid"] is NSNull && (report["counts"] as? [String: Int])?["queued"] == 2)
     }
+
+    @Test(.tags(.slow)) func aDoneFileRunsAgainOnlyWithForce() throws {
+        let daemon = try DaemonCommandTests.Running()
+        defer { daemon.stop() }
+        let photo = daemon.root.appendingPathComponent("photo.png")
+        try ImageFile.save(DaemonCommandTests.image(5), bitDepth: 8, to: photo)
+        let first = try daemon.cli(["submit", photo.path, "--style", "identity", "--wait"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = try daemon.cli(["submit", photo.path, "--style", "identity"])
+        #expect(again.stdout.contains("(already done: ") && again.stdout.contains("--force runs it again"), "\(again.stdout)")
+        let forced = try daemon.cli(["submit", photo.path, "--style", "identity", "--force", "--wait"])
+        #expect(forced.status == 0 && forced.stdout.contains("(done before; queued again)"), "\(forced.stdout)\(forced.stderr)")
+        let plainRetry = try daemon.cli(["retry", "1"])
+        #expect(plainRetry.status != 0 && plainRetry.stderr.contains("job 1 is done; cannot retry it without --force"), "\(plainRetry.stderr)")
+        #expect(try daemon.cli(["retry", "1", "--force"]).status == 0)
+        _ = try daemon.waitForJobs(1)
+        let deadline = Date().addingTimeInterval(30)
+        while (try? daemon.files("outbox/identity").count) ?? 0 < 3 && Date() < deadline { usleep(100_000) }
+        // Each run wrote its own output; the file itself stayed where it was.
+        #expect(try daemon.files("outbox/identity") == ["photo-1.png", "photo-2.png", "photo.png"])
+        #expect(FileManager.default.fileExists(atPath: photo.path))
+    }
 }
