@@ -21,7 +21,11 @@ public enum InstallationCheck {
                             ("failed", settings.failed), ("work", settings.work)] {
             if let problem = folderProblem(path) { problems.append("\(key): \(problem)") }
         }
-        if let problem = JobStore.writeProblem(at: settings.database) { problems.append("database: \(problem)") }
+        // A missing database is fine when its folder can be made and written (the daemon creates it).
+        let database = FileManager.default.fileExists(atPath: settings.database)
+            ? JobStore.writeProblem(at: settings.database)
+            : folderProblem((settings.database as NSString).deletingLastPathComponent).map { "\(settings.database) cannot be created: \($0)" }
+        if let problem = database { problems.append("database: \(problem)") }
         return problems
     }
 

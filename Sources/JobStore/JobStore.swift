@@ -55,14 +55,9 @@ public final class JobStore: Sendable {
         database = try DatabasePool(path: path, configuration: configuration)
     }
 
-    /// Why the database at `path` could not take the daemon's writes, or nil if it can: a write
-    /// in a transaction that is rolled back, so nothing changes (`tessera check`). A missing file
-    /// is fine when its folder can be written (the daemon creates it).
+    /// Why the existing database at `path` could not take the daemon's writes, or nil if it can:
+    /// a write in a transaction that is rolled back, so nothing changes (`tessera check`).
     public static func writeProblem(at path: String) -> String? {
-        guard FileManager.default.fileExists(atPath: path) else {
-            let folder = (path as NSString).deletingLastPathComponent
-            return canCreate(in: folder.isEmpty ? "." : folder) ? nil : "\(path): cannot be created: \(folder) is not writable"
-        }
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
@@ -434,19 +429,4 @@ public struct JobStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
     /// An error with this reason.
     public init(_ description: String) { self.description = description }
-}
-
-/// Whether a file could be created in `folder` (or in the nearest existing folder above it, which
-/// would be created): tried for real, since permission bits do not tell for root or ACLs.
-func canCreate(in folder: String) -> Bool {
-    var existing = folder
-    while !FileManager.default.fileExists(atPath: existing), existing != "/", !existing.isEmpty {
-        existing = (existing as NSString).deletingLastPathComponent
-    }
-    let probe = "\(existing.isEmpty ? "." : existing)/.tessera-check-\(getpid())"
-    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return false }
-    close(fd)
-    unlink(probe)
-    return true
 }
