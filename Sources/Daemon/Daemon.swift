@@ -75,7 +75,7 @@ public final class Daemon: Service, @unchecked Sendable {
     public func run() async throws {
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
         let recovered = try store.recoverRunning()
-        for root in [outbox, failed] { // outputs and error files are written through temporaries
+        for root in [outbox, failed, inbox] { // outputs and error files go through temporaries, deleted sources too
             for style in root.names() {
                 for name in (try? root.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
                     logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
@@ -144,7 +144,11 @@ public final class Daemon: Service, @unchecked Sendable {
         var lastScan = Date(), lastBeat = Date.distantPast
         while !isStopping {
             for found in watcher.poll() { hashAndEnqueue(found) }
-            if Date().timeIntervalSince(lastScan) >= settings.scanSeconds { watcher.rescan(); lastScan = Date() }
+            if Date().timeIntervalSince(lastScan) >= settings.scanSeconds {
+                watcher.rescan()
+                pruneArchive()
+                lastScan = Date()
+            }
             if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
                 // The watchdog is fed only while the database takes writes.
                 do {
@@ -302,7 +306,7 @@ public final class Daemon: Service, @unchecked Sendable {
                 try store.finish(job.id, output: earlier, tiles: job.tilesTotal)
                 work.remove(Self.stripsFile(job.id))
                 logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(Shown.name(earlier))"])
-                return settle(job)
+                return settle(job, as: .done)
             }
             let fd = try openSource(job)
             defer { close(fd) }
@@ -367,7 +371,7 @@ public final class Daemon: Service, @unchecked Sendable {
         } catch {
             return fail(job, error)
         }
-        settle(job)
+        settle(job, as: .done)
     }
 
     /// The strips journal of a long job (nil for small images): the file in the work folder and
@@ -420,17 +424,22 @@ public final class Daemon: Service, @unchecked Sendable {
     /// are; a file that is not the job's (another put under its name) is left for its own job.
     /// Each step can be repeated after a crash: the destination is reserved first, the error file
     /// is written (replacing only itself) before the move, the move replaces nothing.
-    private func settle(_ job: Job) {
+    private func settle(_ job: Job, as status: Job.Status? = nil) {
         guard job.origin == .inbox else { return }
+        var job = job
+        if let status { job.status = status } // the row says so already; this copy was read before
         let queued = job.identity, identified = queued.device != 0 || queued.inode != 0
         do {
             let (from, name, inFailed) = try place(of: job)
             if inFailed && job.status == .failed { // a retry that failed again: its reason is renewed in place
                 return try from.writeReplacing(name + ".error.txt", Data((Shown.name(job.error ?? "failed") + "\n").utf8))
             }
+            func isTheJobs(_ s: stat?) -> Bool { s.map { !identified || FileIdentity($0).isSameFile(as: queued) } ?? false }
+            if job.status == .done && settings.after == .delete {
+                return try delete(name, in: from, of: job, isTheJobs: isTheJobs)
+            }
             let into = try (job.status == .failed ? failed : archive).subfolder(job.style)
             let companion = job.status == .failed ? ".error.txt" : ""
-            func isTheJobs(_ s: stat?) -> Bool { s.map { !identified || FileIdentity($0).isSameFile(as: queued) } ?? false }
             guard let here = from.entry(name) else {
                 // Moved before a crash let the database hear of it, or removed by someone.
                 if let destination = job.destination, isTheJobs(into.entry((destination as NSString).lastPathComponent)) {
@@ -447,8 +456,9 @@ public final class Daemon: Service, @unchecked Sendable {
                 let destination = try store.reserveDestination(job.id, again: again) { "\(into.path)/" + into.freeName(name, taken: $0, companion: companion) }
                 let target = (destination as NSString).lastPathComponent
                 if job.status == .failed { try into.writeReplacing(target + companion, Data((Shown.name(job.error ?? "failed") + "\n").utf8)) }
-                do {
-                    try from.move(name, to: into, as: target)
+                var copied: stat?
+                do throws(Folder.MoveError) {
+                    copied = try from.move(name, to: into, as: target)
                 } catch .taken {
                     // Taken since it was reserved: by this file itself (a hard-link move cut short), or by another.
                     if isTheJobs(into.entry(target)), isTheJobs(from.entry(name)) { from.remove(name) } else {
@@ -461,19 +471,64 @@ public final class Daemon: Service, @unchecked Sendable {
                 } catch let .other(reason) {
                     throw DaemonError("cannot move \(Shown.name(job.source)) to \(into.shown(target)): \(reason)")
                 }
-                if !isTheJobs(into.entry(target)) {
+                if !isTheJobs(copied ?? into.entry(target)) {
                     // Another file was renamed over the source between the check and the move: it goes back.
-                    try? into.move(target, to: from, as: name)
+                    _ = try? into.move(target, to: from, as: name)
                     if job.status == .failed { into.remove(target + companion) }
                     logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
                     return
                 }
-                try store.moved(job.id, source: destination)
+                // A copy (archive/ on another file system) is a new file: the job follows it there.
+                try store.moved(job.id, source: destination, identity: copied.flatMap { _ in into.entry(target) }.map(FileIdentity.init))
                 if inFailed { from.remove(name + ".error.txt") } // a retry succeeded: its old reason goes
                 return
             }
         } catch {
             logger.error("job \(job.id): cannot move \(Shown.name(job.source)) out of the inbox: \(Shown.name("\(error)"))")
+        }
+    }
+
+    /// Removes a done job's source (`after: delete`): renamed to a hidden temporary name first (a
+    /// dead daemon's is removed at the next start), so that only the queued file goes; another
+    /// renamed over it in between goes back.
+    private func delete(_ name: String, in folder: Folder, of job: Job, isTheJobs: (stat?) -> Bool) throws {
+        let removed = "deleted after its job (after: delete)"
+        guard let here = folder.entry(name) else { return try store.removedSource(job.id, reason: removed) } // before a crash, or by someone
+        guard isTheJobs(here) else {
+            logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
+            return
+        }
+        let doomed = ".\(name).tessera-\(getpid())-deleted"
+        do { try folder.move(name, to: folder, as: doomed) } catch .gone { return } catch {
+            throw DaemonError("cannot delete \(Shown.name(job.source)): \(error)")
+        }
+        guard isTheJobs(folder.entry(doomed)) else {
+            _ = try? folder.move(doomed, to: folder, as: name)
+            logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
+            return
+        }
+        folder.remove(doomed)
+        folder.sync()
+        try store.removedSource(job.id, reason: removed)
+        logger.info("job \(job.id): deleted \(Shown.name(job.source)) (after: delete)")
+    }
+
+    /// Removes sources whose jobs finished more than `archive_days` ago from archive/<style>/
+    /// (only the file each job archived: a file put there under its name is left alone).
+    private func pruneArchive() {
+        guard let days = settings.archiveDays else { return }
+        do {
+            for job in try store.archived(under: settings.archive, finishedBefore: Date().timeIntervalSince1970 - days * 86_400) {
+                let name = (job.source as NSString).lastPathComponent
+                let folder = try? archive.subfolder(job.style, create: false)
+                if let folder, let s = folder.entry(name), FileIdentity(s).isSameFile(as: job.identity) {
+                    folder.remove(name)
+                    logger.info("job \(job.id): removed \(Shown.name(job.source)) from the archive (archive_days: \(days))")
+                }
+                try store.removedSource(job.id, reason: "removed from the archive \(days) days after its job (archive_days)")
+            }
+        } catch {
+            logger.error("archive retention: \(error)")
         }
     }
 }

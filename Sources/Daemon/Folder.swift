@@ -113,13 +113,18 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     enum MoveError: Error, Equatable { case taken, gone, other(String) }
 
     /// Moves `name` to `target` in `folder` in one step, replacing nothing. Across file systems
-    /// (EXDEV) the file is copied to the target (created exclusively), synced, then removed.
-    func move(_ name: String, to folder: Folder, as target: String) throws(MoveError) {
-        if tessera_rename_noreplace(descriptor, c(name), folder.descriptor, c(target)) == 0 { return folder.sync() }
+    /// (EXDEV) the file is copied to the target (created exclusively), synced, then removed; then
+    /// it returns the file that was copied, as it was opened (the target is a new file).
+    @discardableResult
+    func move(_ name: String, to folder: Folder, as target: String) throws(MoveError) -> stat? {
+        if tessera_rename_noreplace(descriptor, c(name), folder.descriptor, c(target)) == 0 {
+            folder.sync()
+            return nil
+        }
         switch errno {
         case EEXIST: throw .taken
         case ENOENT: throw .gone
-        case EXDEV: try copy(name, to: folder, as: target)
+        case EXDEV: return try copy(name, to: folder, as: target)
         case EINVAL: // a file system without RENAME_NOREPLACE: a hard link refuses to replace too
             guard linkat(descriptor, c(name), folder.descriptor, c(target), 0) == 0 else {
                 throw errno == EEXIST ? .taken : errno == ENOENT ? .gone : .other(String(cString: strerror(errno)))
@@ -128,12 +133,15 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
             unlinkat(descriptor, c(name), 0)
         default: throw .other(String(cString: strerror(errno)))
         }
+        return nil
     }
 
-    private func copy(_ name: String, to folder: Folder, as target: String) throws(MoveError) {
+    private func copy(_ name: String, to folder: Folder, as target: String) throws(MoveError) -> stat {
         let from = openat(descriptor, c(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard from >= 0 else { throw errno == ENOENT ? .gone : .other(String(cString: strerror(errno))) }
         defer { close(from) }
+        var copied = stat()
+        fstat(from, &copied)
         let to = openat(folder.descriptor, c(target), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
         guard to >= 0 else { throw errno == EEXIST ? .taken : .other(String(cString: strerror(errno))) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -151,6 +159,7 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         }
         folder.sync()
         unlinkat(descriptor, c(name), 0)
+        return copied
     }
 
     /// Writes `data` to `name` whole or not at all: a hidden temporary (created exclusively),

@@ -24,7 +24,7 @@ public enum InstallationCheck {
         // A missing database is fine when its folder can be made and written (the daemon creates it).
         let database = FileManager.default.fileExists(atPath: settings.database)
             ? JobStore.writeProblem(at: settings.database)
-            : folderProblem((settings.database as NSString).deletingLastPathComponent).map { "\(settings.database) cannot be created: \($0)" }
+            : folderProblem((settings.database as NSString).deletingLastPathComponent).map { "\(settings.database): \($0)" }
         if let problem = database { problems.append("database: \(problem)") }
         return problems
     }

@@ -48,6 +48,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     /// they were made with (a later attempt continues from them only if it makes the same).
     public var resumeTileRows: Int
     public var resumeKey: String?
+    /// When the daemon removed the source (`after: delete`, or archive retention).
+    public var sourceRemovedAt: Double?
 
     /// The source file as it was when queued.
     public var identity: FileIdentity {

@@ -200,11 +200,36 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Records where a job's source was moved (archive/ or failed/).
-    public func moved(_ id: Int64, source: String) throws {
+    /// Records where a job's source was moved (archive/ or failed/), and the file it is there when
+    /// the move was a copy (to another file system).
+    public func moved(_ id: Int64, source: String, identity: FileIdentity? = nil) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE jobs SET source = ?, destination = NULL WHERE id = ?", arguments: [source, id])
+            if let identity {
+                try db.execute(sql: "UPDATE jobs SET device = ?, inode = ? WHERE id = ?",
+                               arguments: [Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode), id])
+            }
             try Self.log(db, id, "moved", source)
+        }
+    }
+
+    /// Records that a job's source was removed: deleted after its job (`after: delete`) or from
+    /// the archive after the retention period.
+    public func removedSource(_ id: Int64, reason: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET source_removed_at = ?, destination = NULL WHERE id = ?", arguments: [Self.now, id])
+            try Self.log(db, id, "source removed", reason)
+        }
+    }
+
+    /// Done jobs whose source has been in `folder` (archive/) since before `finishedBefore` and
+    /// is still there as far as the store knows.
+    public func archived(under folder: String, finishedBefore: Double) throws -> [Job] {
+        try database.read { db in
+            try Job.filter(Job.Columns.status == Job.Status.done && Job.Columns.origin == Job.Origin.inbox)
+                .filter(sql: "source_removed_at IS NULL AND finished_at < ? AND substr(source, 1, ?) = ?",
+                        arguments: [finishedBefore, folder.count + 1, folder + "/"])
+                .fetchAll(db)
         }
     }
 
@@ -261,7 +286,7 @@ public final class JobStore: Sendable {
         try database.read { db in
             // substr, not LIKE: LIKE ignores case, and paths do not.
             try Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox)
-                .filter(sql: "substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
+                .filter(sql: "source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
                 .fetchAll(db)
         }
     }

@@ -102,6 +102,11 @@ enum Schema {
                 t.add(column: "resume_key", .text)
             }
         }
+        // `after: delete` and archive retention remove sources; the job keeps the path it had and
+        // says when, and a removed source is never settled again.
+        migrator.registerMigration("v6: removed sources") { db in
+            try db.alter(table: "jobs") { t in t.add(column: "source_removed_at", .double) }
+        }
         return migrator
     }
 

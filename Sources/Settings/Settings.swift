@@ -27,6 +27,10 @@ public struct Settings: Sendable {
     public var memoryBudget: Int
     /// How often a long job records its finished strips (0: after every strip).
     public var checkpointSeconds: Double
+    /// What becomes of an inbox file whose job is done (a failed one always goes to failed/).
+    public var after: AfterDone
+    /// Days a source stays in archive/ after its job (nil: for ever).
+    public var archiveDays: Double?
     /// The file mode creation mask the daemon sets at start (whatever it inherited).
     public var umask: mode_t
     /// A group the database files are shared with (mode 0640 instead of 0600).
@@ -50,6 +54,8 @@ public struct Settings: Sendable {
         ("attempts", "tries before a transient failure is final (3)"),
         ("memory_budget", "MiB the daemon may use; jobs wait for room, an image that needs more fails (1024)"),
         ("checkpoint_seconds", "a long job (4 MP and up) records its finished strips this often; a restart continues from them (1)"),
+        ("after", "what becomes of an inbox file once its job is done: archive (moved to archive/<style>/) or delete (archive)"),
+        ("archive_days", "sources are removed from archive/ this many days after their job (none: kept)"),
         ("umask", "file mode creation mask set at start, octal (0027: folders 0750, outputs 0640)"),
         ("group", "group the database files are shared with, mode 0640 (none: 0600)"),
     ]
@@ -120,6 +126,11 @@ public struct Settings: Sendable {
             maxMegapixels: try count("max_megapixels", 250), attempts: try count("attempts", 3),
             memoryBudget: try count("memory_budget", 1024, atLeast: 256),
             checkpointSeconds: try seconds("checkpoint_seconds", 1, zero: true),
+            after: try value("after", .archive, AfterDone.init(rawValue:), "archive or delete"),
+            archiveDays: try value("archive_days", nil, { text -> Double?? in
+                guard let days = Double(text), days.isFinite, days > 0 else { return nil }
+                return .some(days)
+            }, "a number of days above 0"),
             umask: try value("umask", 0o027, { mode_t($0, radix: 8).flatMap { $0 <= 0o777 ? $0 : nil } }, "an octal mask such as 0027"),
             group: try raw("group").map { $0.text })
         origins["group"] = try raw("group")?.from ?? "default"
@@ -135,6 +146,14 @@ public struct Settings: Sendable {
             line.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_.-]*)\s*:/).map { String($0.1) }
         }
     }
+}
+
+/// What the daemon does with an inbox file whose job is done.
+public enum AfterDone: String, Sendable {
+    /// Moved to archive/<style>/ (and removed from there after `archive_days`, if set).
+    case archive
+    /// Removed once the output is safely written.
+    case delete
 }
 
 /// A settings file or value that cannot be used, with the reason.

@@ -28,6 +28,7 @@ struct CheckCommand: AsyncParsableCommand {
             "workers": "\(settings.workers)", "threads": "\(settings.threads)", "stable_seconds": "\(settings.stableSeconds)",
             "scan_seconds": "\(settings.scanSeconds)", "max_megapixels": "\(settings.maxMegapixels)", "attempts": "\(settings.attempts)",
             "memory_budget": "\(settings.memoryBudget)", "checkpoint_seconds": "\(settings.checkpointSeconds)",
+            "after": settings.after.rawValue, "archive_days": settings.archiveDays.map { "\($0)" } ?? "-",
             "umask": String(format: "%04o", settings.umask), "group": settings.group ?? "-",
         ]
         print(table(["key", "value", "from"], Settings.keys.map { key, _ in [key, values[key] ?? "-", settings.origins[key] ?? "default"] }))

@@ -99,6 +99,23 @@ import Training
             if process.isRunning { process.terminate(); process.waitUntilExit() }
             try? FileManager.default.removeItem(at: root)
         }
+
+        /// Mounts a tmpfs at `folder` with `options` (`size=512k`), or changes its options with
+        /// `remount,...`; false where mounting is not allowed (not root).
+        func mount(_ folder: URL, _ options: String) -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/mount")
+            p.arguments = options.hasPrefix("remount") ? ["-o", options, folder.path] : ["-t", "tmpfs", "-o", options, "tmpfs", folder.path]
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0
+        }
+
+        /// Stops the daemon (it holds its folders open) and unmounts `folder`.
+        func unmount(_ folder: URL) {
+            if process.isRunning { process.terminate(); process.waitUntilExit() }
+            #expect(umount2(folder.path, Int32(MNT_DETACH)) == 0)
+        }
     }
 
     static func image(_ seed: UInt64, width: Int = 48, height: Int = 40) -> Tensor {

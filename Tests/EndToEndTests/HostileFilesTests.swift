@@ -101,22 +101,11 @@ import Testing
         defer { daemon.stop() }
         let outbox = daemon.folder("outbox")
         try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
-        func mount(_ options: String) -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/mount")
-            p.arguments = options.isEmpty ? ["-t", "tmpfs", "-o", "size=512k", "tmpfs", outbox.path] : ["-o", options, outbox.path]
-            try? p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        guard mount("") == 0 else {
+        guard daemon.mount(outbox, "size=512k") else {
             Issue.record("cannot mount a tmpfs here (the test needs root)")
             return
         }
-        defer { // the daemon holds the folder open: stop it first
-            if daemon.process.isRunning { daemon.process.terminate(); daemon.process.waitUntilExit() }
-            #expect(umount2(outbox.path, Int32(MNT_DETACH)) == 0)
-        }
+        defer { daemon.unmount(outbox) }
         try daemon.start()
         var g = SystemRandomNumberGenerator()
         let noise = Tensor(shape: [1, 600, 600, 3], scalars: (0..<(600 * 600 * 3)).map { _ in Float(UInt8.random(in: 0...255, using: &g)) / 255 })
@@ -131,7 +120,7 @@ import Testing
         }
         #expect(said.hasSuffix("no space left on device (\(daemon.folder("outbox/identity").path))"), "\(said)")
         #expect(try daemon.files("outbox/identity") == [], "a temporary was left")
-        #expect(mount("remount,size=16m") == 0)
+        #expect(daemon.mount(outbox, "remount,size=16m"))
         deadline = Date().addingTimeInterval(60)
         while try store.jobs(limit: 10).first?.status != .done && Date() < deadline { usleep(200_000) }
         #expect(try store.jobs(limit: 10).first?.status == .done)
