@@ -19,16 +19,8 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         for key in env.keys where key.hasPrefix("TESSERA_") { env[key] = nil }
         env.merge(environment) { $1 }
-        guard !wrapper.isEmpty else { return try tessera(["check", "--config", config.path], environment: env) }
-        let p = Process(), out = Pipe(), err = Pipe()
-        p.executableURL = URL(fileURLWithPath: wrapper[0])
-        p.arguments = Array(wrapper.dropFirst()) + [tesseraBinary.path, "check", "--config", config.path]
-        (p.environment, p.standardOutput, p.standardError) = (env, out, err)
-        try p.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: stdout, stderr: stderr)
+        guard let runner = wrapper.first else { return try tessera(["check", "--config", config.path], environment: env) }
+        return try command(URL(fileURLWithPath: runner), Array(wrapper.dropFirst()) + [tesseraBinary.path, "check", "--config", config.path], environment: env)
     }
 
     @Test func aGoodInstallationPassesAndSaysWhereEachValueCameFrom() throws {

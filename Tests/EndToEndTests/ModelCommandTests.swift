@@ -17,8 +17,13 @@ struct Run {
 }
 
 func tessera(_ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil) throws -> Run {
+    try command(tesseraBinary, arguments, environment: environment, directory: directory)
+}
+
+/// Runs `executable` to its end and returns its exit status and output.
+func command(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil) throws -> Run {
     let p = Process()
-    p.executableURL = tesseraBinary
+    p.executableURL = executable
     p.arguments = arguments
     if let environment { p.environment = environment }
     if let directory { p.currentDirectoryURL = directory }
