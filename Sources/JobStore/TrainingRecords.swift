@@ -71,9 +71,10 @@ extension JobStore {
         }
     }
 
-    /// Saves a checkpoint with the metric row logged at its step, and drops the mid-epoch
-    /// checkpoints that are neither the best nor this one.
-    public func saveCheckpoint(run: Int64, epoch: Int, step: Int, epochEnd: Bool, loss: Double, valLoss: Double?,
+    /// Saves a checkpoint with the metric row logged at its step (`recentLoss`: the training
+    /// loss since the last logged point), and drops the mid-epoch checkpoints that are neither
+    /// the best nor this one.
+    public func saveCheckpoint(run: Int64, epoch: Int, step: Int, epochEnd: Bool, loss: Double, recentLoss: Double?, valLoss: Double?,
                                weights: Data, optimizer: Data) throws {
         try database.write { db in
             try db.execute(sql: """
@@ -82,10 +83,24 @@ extension JobStore {
                 """, arguments: [run, epoch, step, loss, valLoss, epochEnd, weights, optimizer, Self.now])
             let latest = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO training_metrics (run_id, step, loss, val_loss) VALUES (?, ?, ?, ?)",
-                           arguments: [run, step, loss, valLoss])
+                           arguments: [run, step, recentLoss, valLoss])
             let best = try Int64.fetchOne(db, sql: Self.bestCheckpointSQL(columns: "id"), arguments: [run])
             try db.execute(sql: "DELETE FROM checkpoints WHERE run_id = ? AND NOT epoch_end AND id != ? AND id != ?",
                            arguments: [run, latest, best ?? latest])
+        }
+    }
+
+    /// Logs the training loss at a step between checkpoints.
+    public func logLoss(run: Int64, step: Int, loss: Double) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO training_metrics (run_id, step, loss) VALUES (?, ?, ?)", arguments: [run, step, loss])
+        }
+    }
+
+    /// Forgets the points logged after `step` (a run resumed from its checkpoint there logs them again).
+    public func forgetMetrics(run: Int64, after step: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM training_metrics WHERE run_id = ? AND step > ?", arguments: [run, step])
         }
     }
 

@@ -35,6 +35,8 @@ struct Pair: Sendable {
     let name: String
     let input: PairImage
     let target: PairImage
+    /// The files it was read from (the report shows a held-out pair whole).
+    let files: (input: URL, target: URL)
 }
 
 /// A pair that was skipped: the file and the reason.
@@ -86,7 +88,7 @@ struct PairedDataset: Sendable {
                     problem(PairProblem(file: input.path, reason: "\(a.width)x\(a.height) is smaller than one \(TileGrid.inputSize)x\(TileGrid.inputSize) tile"))
                     continue
                 }
-                pairs.append(Pair(name: name, input: a, target: b))
+                pairs.append(Pair(name: name, input: a, target: b, files: (input, target)))
             } catch let error as ImageError {
                 problem(PairProblem(file: error.path, reason: error.reason))
             }

@@ -95,7 +95,7 @@ public final class StyleTraining {
         let run = try store.startTrainingRun(name: settings.name, settings: resolved.json)
         let trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate),
                               loss: settings.loss, seed: settings.seed)
-        return StyleTraining(settings: resolved, run: run, store: store, dataset: dataset, trainer: trainer, step: 0,
+        return try StyleTraining(settings: resolved, run: run, store: store, dataset: dataset, trainer: trainer, step: 0,
                              modelsDirectory: modelsDirectory, reportsDirectory: reportsDirectory)
     }
 
@@ -113,14 +113,16 @@ public final class StyleTraining {
         if let checkpoint = try store.latestCheckpoint(run: run.id) {
             trainer = try Trainer(resuming: Trainer.Checkpoint(weights: checkpoint.weights, state: checkpoint.optimizer))
             step = checkpoint.step
+            try store.forgetMetrics(run: run.id, after: step)
         } else {
+            try store.forgetMetrics(run: run.id, after: 0)
             let initial = try settings.from.map { try Style.load(URL(fileURLWithPath: $0)).model }
                 ?? Model(spec: ModelSpec(json: settings.spec!), seed: settings.seed)
             trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate), loss: settings.loss,
                               seed: settings.seed)
             step = 0
         }
-        let training = StyleTraining(settings: settings, run: run, store: store, dataset: dataset, trainer: trainer, step: step,
+        let training = try StyleTraining(settings: settings, run: run, store: store, dataset: dataset, trainer: trainer, step: step,
                                      modelsDirectory: modelsDirectory, reportsDirectory: reportsDirectory)
         guard dataset.digest == settings.dataDigest else {
             throw TrainingError("the pairs in \(settings.inputs) and \(settings.targets) changed since run \(run.id) started; it cannot resume exactly")
@@ -129,7 +131,7 @@ public final class StyleTraining {
     }
 
     private init(settings: TrainingSettings, run: TrainingRun, store: JobStore, dataset: PairedDataset, trainer: Trainer, step: Int,
-                 modelsDirectory: URL, reportsDirectory: URL) {
+                 modelsDirectory: URL, reportsDirectory: URL) throws {
         (self.settings, self.run, self.store, self.trainer, self.step) = (settings, run, store, trainer, step)
         self.modelsDirectory = modelsDirectory
         colour = settings.colour!
@@ -147,14 +149,18 @@ public final class StyleTraining {
         pairCounts = (training.count, heldOut.count)
         sampler = TileSampler(pairs: training, colour: colour, augment: settings.augment, seed: settings.seed)
         validation = TileSampler(pairs: heldOut, colour: colour, augment: false, seed: 0).validation(limit: 256)
+        let shown = heldOut.first ?? training[0]
         report = TrainingReport(directory: reportsDirectory.appendingPathComponent(settings.name),
-                                samples: validation ?? sampler.validation(limit: 6)!, colour: colour)
+                                samples: validation ?? sampler.validation(limit: 6)!,
+                                handling: try StyleHandling(colour: colour, workingSize: settings.workingSize),
+                                whole: (shown.files.input, shown.files.target, heldOut.isEmpty ? "training" : "held-out"))
     }
 
     /// Trains to the last step, then exports the best checkpoint and writes the report.
     public func train(progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingResult {
         let total = settings.totalSteps
-        var lossSum: Double = 0, lossCount = 0
+        // The loss since the last checkpoint (the checkpoint's) and since the last logged point.
+        var lossSum: Double = 0, lossCount = 0, recentSum: Double = 0, recentCount = 0
         var lastValidation = try store.latestCheckpoint(run: run.id)?.valLoss.map(Float.init)
         let started = Date(), firstStep = step
         if step == 0 { try writeReport() }
@@ -167,15 +173,21 @@ public final class StyleTraining {
             step += 1
             lossSum += Double(loss)
             lossCount += 1
+            recentSum += Double(loss)
+            recentCount += 1
             let epochEnd = step % settings.stepsPerEpoch == 0
             let checkpoint = epochEnd || step % settings.checkpointEvery == 0
             if checkpoint {
                 lastValidation = try validationLoss()
                 let saved = trainer.checkpoint()
                 try store.saveCheckpoint(run: run.id, epoch: (step - 1) / settings.stepsPerEpoch + 1, step: step, epochEnd: epochEnd,
-                                         loss: lossSum / Double(lossCount), valLoss: lastValidation.map(Double.init),
-                                         weights: saved.weights, optimizer: saved.state)
+                                         loss: lossSum / Double(lossCount), recentLoss: recentSum / Double(recentCount),
+                                         valLoss: lastValidation.map(Double.init), weights: saved.weights, optimizer: saved.state)
+                (recentSum, recentCount) = (0, 0)
                 if epochEnd { try writeReport() }
+            } else if step % settings.lossInterval == 0 {
+                try store.logLoss(run: run.id, step: step, loss: recentSum / Double(recentCount))
+                (recentSum, recentCount) = (0, 0)
             }
             let elapsed = Date().timeIntervalSince(started)
             let rate = Double((step - firstStep) * settings.batch) / max(elapsed, 1e-9)
@@ -189,7 +201,7 @@ public final class StyleTraining {
         try store.finishTrainingRun(run.id)
         let metrics = try store.trainingMetrics(run: run.id)
         let best = try store.bestCheckpoint(run: run.id) ?? store.latestCheckpoint(run: run.id)
-        return TrainingResult(run: run.id, modelFile: file, report: try writeReport(), steps: step,
+        return TrainingResult(run: run.id, modelFile: file, report: try writeReport(exported: (file, best?.step ?? step)), steps: step,
                               firstValidationLoss: metrics.compactMap(\.valLoss).first, bestValidationLoss: best?.valLoss,
                               bestStep: best?.step ?? step)
     }
@@ -201,10 +213,11 @@ public final class StyleTraining {
         return try trainer.loss.evaluate(prediction: predicted, target: validation.targets).value
     }
 
+    /// Rewrites the report; `exported`: the run has finished and this is its style (file, step).
     @discardableResult
-    private func writeReport() throws -> URL {
+    private func writeReport(exported: (file: URL, step: Int)? = nil) throws -> URL {
         try report.write(run: run, settings: settings, metrics: store.trainingMetrics(run: run.id),
-                         epochs: store.epochCheckpoints(run: run.id), pool: pool)
+                         epochs: store.epochCheckpoints(run: run.id), exported: exported, pool: pool)
     }
 
     /// Writes the best validation checkpoint (the latest without validation) to the models folder

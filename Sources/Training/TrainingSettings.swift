@@ -32,6 +32,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var augment = true
     /// Steps between checkpoints (and logged metrics); every epoch end is one too.
     public var checkpointEvery = 50
+    /// Steps between the training loss points of the report (nil: a 200th of the run, at least 1).
+    public var logEvery: Int?
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Whether the run may replace an installed style of its name (the old file is kept as
     /// NAME.safetensors.bak); nil in runs stored before the option existed.
@@ -44,11 +46,12 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public init(name: String, inputs: String, targets: String) { (self.name, self.inputs, self.targets) = (name, inputs, targets) }
 
     var totalSteps: Int { epochs * stepsPerEpoch }
+    var lossInterval: Int { logEvery ?? max(1, totalSteps / 200) }
 
     func validate() throws {
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { throw TrainingError("'\(name)' cannot be a style name") }
-        guard epochs >= 1, stepsPerEpoch >= 1, batch >= 1, checkpointEvery >= 1, threads >= 1 else {
-            throw TrainingError("epochs, steps, batch, checkpoint interval and threads must be at least 1")
+        guard epochs >= 1, stepsPerEpoch >= 1, batch >= 1, checkpointEvery >= 1, threads >= 1, lossInterval >= 1 else {
+            throw TrainingError("epochs, steps, batch, checkpoint and log intervals and threads must be at least 1")
         }
         guard learningRate > 0, learningRate.isFinite else { throw TrainingError("the learning rate must be positive") }
         guard (0..<1).contains(validationSplit) else { throw TrainingError("the validation split must be in [0, 1)") }

@@ -78,6 +78,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Share of the pairs held out for validation.") var valSplit: Double?
     @Option(help: "Seed for weights, held-out pairs and batches.") var seed: UInt64?
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int?
+    @Option(help: "Steps between the report's training loss points (default: a 200th of the run).") var logEvery: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Long side in pixels the pairs are resized to and the style runs its network at; its CbCr is enlarged back onto the full-size luminance (colorize-like styles).") var workingSize: Int?
     @Flag(help: "No flips or rotations.") var noAugment = false
@@ -88,7 +89,7 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         let given: [(String, Any?)] = [("--inputs", inputs), ("--targets", targets), ("--spec", spec), ("--from", from), ("--epochs", epochs),
                                        ("--steps", steps), ("--batch", batch), ("--lr", lr), ("--loss", loss), ("--val-split", valSplit),
-                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--threads", threads), ("--working-size", workingSize),
+                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--log-every", logEvery), ("--threads", threads), ("--working-size", workingSize),
                                        ("--no-augment", noAugment ? true : nil), ("--force", force ? true : nil)]
         if resume {
             if let (flag, _) = given.first(where: { $0.1 != nil }) {
@@ -119,6 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
             settings.validationSplit = valSplit ?? settings.validationSplit
             settings.seed = seed ?? settings.seed
             settings.checkpointEvery = checkpointEvery ?? settings.checkpointEvery
+            settings.logEvery = logEvery
             settings.threads = threads ?? config.threads
             settings.workingSize = workingSize
             settings.augment = !noAugment

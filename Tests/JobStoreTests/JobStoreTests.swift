@@ -80,7 +80,7 @@ import Testing
         let run = try store.startTrainingRun(name: "s", settings: "{}").id
         let losses: [(step: Int, val: Double, epochEnd: Bool)] = [(10, 0.5, false), (20, 0.2, false), (30, 0.4, true), (40, 0.6, false), (50, 0.3, false)]
         for c in losses {
-            try store.saveCheckpoint(run: run, epoch: c.step / 30, step: c.step, epochEnd: c.epochEnd, loss: c.val, valLoss: c.val,
+            try store.saveCheckpoint(run: run, epoch: c.step / 30, step: c.step, epochEnd: c.epochEnd, loss: c.val, recentLoss: c.val, valLoss: c.val,
                                      weights: Data([UInt8(c.step)]), optimizer: Data())
         }
         #expect(try store.latestCheckpoint(run: run)?.step == 50)

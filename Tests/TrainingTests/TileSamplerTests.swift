@@ -2,6 +2,7 @@
 // would have), every symmetry keeps input and target aligned, and augmentation uses them all.
 
 import ConvCore
+import Foundation
 import Testing
 @testable import Styles
 @testable import Training
@@ -13,7 +14,7 @@ import Testing
         var samples: [UInt16] = []
         for p in 0..<(w * h) { samples += [UInt16(p % w * 1000), UInt16(p / w * 1000), 30000] }
         let image = PairImage(width: w, height: h, bands: 3, samples: samples)
-        return Pair(name: "ramp", input: image, target: image)
+        return Pair(name: "ramp", input: image, target: image, files: (URL(fileURLWithPath: "/ramp.png"), URL(fileURLWithPath: "/ramp.png")))
     }()
 
     static func sampler(seed: UInt64, augment: Bool = true) -> TileSampler {
