@@ -74,6 +74,8 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         let fd = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
         guard fd >= 0, let directory = fdopendir(fd) else { if fd >= 0 { close(fd) }; return [] }
         defer { closedir(directory) }
+        // The duplicate shares the folder's read position: an earlier listing left it at the end.
+        rewinddir(directory)
         var names: [String] = []
         while let entry = readdir(directory) {
             let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }

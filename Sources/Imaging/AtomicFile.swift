@@ -6,7 +6,16 @@ import Foundation
 
 /// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles), short
 /// enough for any name: as much of the final name as fits, then the writer's pid and a random tag.
-func temporaryFile(for url: URL, format: ImageFormat) -> URL {
+/// A folder that is missing or not writable is said as such, with the output's name (the
+/// encoder would name only the temporary, with no reason).
+func temporaryFile(for url: URL, format: ImageFormat) throws -> URL {
+    let folder = url.deletingLastPathComponent().path
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        throw ImageError(url.path, isFolder.boolValue || !FileManager.default.fileExists(atPath: folder)
+            ? "cannot be written: the folder \(folder) does not exist" : "cannot be written: \(folder) is not a folder")
+    }
+    guard access(folder, W_OK) == 0 else { throw ImageError(url.path, "cannot be written in \(folder): \(String(cString: strerror(errno)))") }
     let tail = ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)"
     return url.deletingLastPathComponent().appendingPathComponent(FileName.fitting("." + url.lastPathComponent, tail))
 }

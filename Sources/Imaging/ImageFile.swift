@@ -38,7 +38,7 @@ public enum ImageFile {
         let colour = bands >= 3
         image.pointee.Type = bitDepth == 16 ? (colour ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
                                             : (colour ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W)
-        let temporary = temporaryFile(for: url, format: format)
+        let temporary = try temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
         try Vips.checked(url.path) { options.write(image, as: format, to: temporary.path) == 0 }
         try commit(temporary, to: url, replacing: true)

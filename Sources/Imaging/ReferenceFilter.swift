@@ -59,7 +59,7 @@ public enum ReferenceFilter: String, CaseIterable, Sendable {
         for url in [input, target] where FileManager.default.fileExists(atPath: url.path) {
             throw ImageError(url.path, "already exists; not overwritten")
         }
-        let temporaries = [input, target].map { temporaryFile(for: $0, format: .png) }
+        let temporaries = try [input, target].map { try temporaryFile(for: $0, format: .png) }
         defer { temporaries.forEach { unlink($0.path) } }
         for (image, (temporary, url)) in zip([inputImage, targetImage], zip(temporaries, [input, target])) {
             try Vips.checked(url.path) { tessera_vips_pngsave(image, temporary.path, 0) == 0 }

@@ -67,7 +67,7 @@ public final class TileRenderer: @unchecked Sendable {
     public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false) throws -> ImageFormat {
         let format = options.format ?? source.format ?? .png
         outputDepth = source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8
-        let temporary = temporaryFile(for: url, format: format)
+        let temporary = try temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
 
         guard let out = vips_image_new() else { throw ImageError(url.path, Vips.lastError()) }

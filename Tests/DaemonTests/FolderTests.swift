@@ -19,6 +19,16 @@ import TestSupport
 
     func read(_ path: String) -> String? { try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) }
 
+    /// Every listing sees every name (the listings share the folder's descriptor and its position).
+    @Test func aFolderIsListedWholeEveryTime() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        make("a.png")
+        make("b.png")
+        let folder = try Folder(configured: root.path)
+        #expect(folder.names().sorted() == ["a.png", "b.png"])
+        #expect(folder.names().sorted() == ["a.png", "b.png"])
+    }
+
     @Test func freeNamesSkipFilesDanglingLinksAndReservations() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = try Folder(configured: root.path)

@@ -275,7 +275,7 @@ import Training
     /// On the default relative root a bad input still fails on its first attempt (its error names
     /// the file by its absolute path, the job by the relative one).
     @Test func badInputFailsAtOnceUnderARelativeRoot() throws {
-        let daemon = try Running(relativeRoot: true)
+        let daemon = try Running(settings: ["scan_seconds": "0.5"], relativeRoot: true)
         defer { daemon.stop() }
         try Data("not a png\n".utf8).write(to: daemon.folder("inbox/identity/text.png"))
         let jobs = try daemon.waitForJobs(1, timeout: 30)
@@ -291,6 +291,18 @@ import Training
         #expect((unknown?["error"] as? String ?? "").contains("unknown style 'nosuchstyle'"), "\(both)")
         let reason = (try? String(contentsOf: daemon.folder("failed/nosuchstyle/photo.png.error.txt"), encoding: .utf8)) ?? ""
         #expect(reason.contains("unknown style 'nosuchstyle'"), "\(reason)")
+
+        // A subfolder of a style folder is not read, and the log says so once (across rescans).
+        try FileManager.default.createDirectory(at: daemon.folder("inbox/identity/2024"), withIntermediateDirectories: true)
+        try ImageFile.save(Self.image(10), bitDepth: 8, to: daemon.folder("inbox/identity/2024/deep.png"))
+        try ImageFile.save(Self.image(12), bitDepth: 8, to: daemon.folder("inbox/identity/after.png"))
+        let three = try daemon.waitForJobs(3, timeout: 30)
+        usleep(1_500_000)
+        #expect(three.count == 3 && !three.contains { ($0["source"] as? String ?? "").contains("deep.png") }, "\(three)")
+        let log = (try? String(contentsOf: daemon.root.appendingPathComponent("daemon.log"), encoding: .utf8)) ?? ""
+        let said = log.split(separator: "\n").filter { $0.contains("2024: subfolders of a style folder are not read") }
+        #expect(said.count == 1, "\(said)")
+        #expect(try daemon.files("inbox/identity/2024") == ["deep.png"])
     }
 
     /// kill -9 while one job runs and others wait: after a restart each job is done exactly once,

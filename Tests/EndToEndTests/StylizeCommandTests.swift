@@ -37,6 +37,12 @@ import Testing
         #expect(same.status != 0 && same.stderr.contains("refusing to overwrite"))
         let unknown = try tessera(["stylize", photo.path, output.path, "--style", "no-such-style", "--models", folder.path])
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown style 'no-such-style'"))
+
+        // A missing output folder: the output's name and the reason, not a temporary file's.
+        let nowhere = folder.appendingPathComponent("nowhere/out.png")
+        let missing = try tessera(["stylize", photo.path, nowhere.path, "--style", Self.identity])
+        #expect(missing.status == 1 && missing.stderr == "Error: \(nowhere.path): cannot be written: the folder \(folder.path)/nowhere does not exist\n",
+                "\(missing.stderr)")
     }
 
     @Test func badFilesFailWithOneLineAndNoOutput() throws {
