@@ -36,9 +36,11 @@ import Testing
         // 384 MiB leave 256 for jobs; each of these WebPs needs about 135 MB: one waits for the other.
         let daemon = try Running(settings: ["memory_budget": "384", "workers": "2"])
         defer { daemon.stop() }
-        for n in 0..<3 {
-            try Self.drop(daemon, "w\(n).webp") { try Self.writeLarge($0, width: 2000, height: 2000, interlace: false) }
-        }
+        // Made first and moved in together, so the jobs overlap (made one by one, each could
+        // finish before the next arrives).
+        let staged = (0..<3).map { daemon.root.appendingPathComponent("w\($0).webp") }
+        for file in staged { try Self.writeLarge(file, width: 2000, height: 2000, interlace: false) }
+        for file in staged { #expect(rename(file.path, daemon.folder("inbox/identity/\(file.lastPathComponent)").path) == 0) }
         let jobs = try daemon.waitForJobs(3)
         #expect(jobs.allSatisfy { $0["status"] as? String == "done" }, "\(jobs)")
         let store = try daemon.store()
