@@ -71,9 +71,11 @@ public struct Model: Sendable {
 
     /// A forward pass that keeps what the backward pass needs. In training mode BatchNormalization
     /// uses batch statistics and moves its moving statistics, and Dropout drops.
-    mutating func record(_ inputs: [Tensor], training: Bool, generator: inout SeededGenerator) throws -> Tape {
-        var context = ForwardContext(training: training, generator: generator)
-        let tape = try run(inputs, &context, keep: true)
+    /// `share`: this pass is one share of a batch split across threads.
+    mutating func record(_ inputs: [Tensor], training: Bool, generator: inout SeededGenerator, share: ShareSlot? = nil) throws -> Tape {
+        var context = ForwardContext(training: training, generator: generator, share: share)
+        var tape = try run(inputs, &context, keep: true)
+        tape.share = share
         for (node, changes) in tape.updates { for (p, t) in changes { parameters[node][p] = t } }
         generator = context.generator
         return tape
@@ -136,7 +138,7 @@ public struct Model: Sendable {
             guard let g = grads[i] else { continue }
             let node = nodes[i]
             let result = node.layer.backward(node.inputs.map { tape.values[$0]! }, parameters[i], output: tape.values[i]!,
-                                             gradient: g, saved: tape.saved[i], training: tape.training)
+                                             gradient: g, saved: tape.saved[i], training: tape.training, share: tape.share)
             parameterGrads[i] = result.parameters
             for (j, dx) in zip(node.inputs, result.inputs) { accumulate(j, dx) }
             grads[i] = nil
@@ -153,6 +155,8 @@ struct Tape {
     var saved: [Tensor?]
     var updates: [(Int, [Int: Tensor])] = []
     var outputs: [Tensor] = []
+    /// The share of a split batch this pass was (its backward pass reduces there too).
+    var share: ShareSlot?
 }
 
 /// Gradients with respect to a model's inputs and its parameters (per node, in parameter order).

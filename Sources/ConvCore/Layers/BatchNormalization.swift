@@ -57,7 +57,10 @@ struct BatchNormalization: PerPixelLayer {
         let p = unpack(parameters, channels: c)
         var mean = p.mean.scalars, variance = p.variance.scalars
         if context.training {
-            (mean, variance) = batchStatistics(y)
+            let batch = batchStatistics(y, share: context.share)
+            (mean, variance) = (batch.mean, batch.variance)
+            // The backward pass needs the whole batch's statistics and size, not the share's.
+            context.saved = Tensor(shape: [2 * c + 1], scalars: mean + variance + [Float(batch.rows)])
             context.updatedParameters[p.meanIndex] = Tensor(
                 shape: [c], scalars: (0..<c).map { p.mean.scalars[$0] * momentum + mean[$0] * (1 - momentum) })
             context.updatedParameters[p.meanIndex + 1] = Tensor(
@@ -83,47 +86,91 @@ struct BatchNormalization: PerPixelLayer {
         return affine(gamma: p.gamma, beta: p.beta, mean: p.mean.scalars, variance: p.variance.scalars)
     }
 
-    /// Mean and biased variance of each channel over every other axis.
-    private func batchStatistics(_ x: Tensor) -> (mean: [Float], variance: [Float]) {
+    /// Mean and biased variance of each channel over every other axis, and the number of rows
+    /// they are over; with `share`, over every share of the batch.
+    private func batchStatistics(_ x: Tensor, share: ShareSlot?) -> (mean: [Float], variance: [Float], rows: Double) {
         let c = x.shape.last!, rows = x.count / max(c, 1)
-        var sum = [Double](repeating: 0, count: c), sumSq = [Double](repeating: 0, count: c)
-        for r in 0..<rows {
-            for ch in 0..<c { let v = Double(x.scalars[r * c + ch]); sum[ch] += v; sumSq[ch] += v * v }
+        var sums = [Double](repeating: 0, count: 2 * c + 1) // sum, sum of squares, rows
+        // Through buffer pointers: shares on several threads must not retain and release the
+        // arrays per element (their shared reference counts bounce between cores).
+        x.scalars.withUnsafeBufferPointer { xp in
+            sums.withUnsafeMutableBufferPointer { sp in
+                for r in 0..<rows {
+                    for ch in 0..<c { let v = Double(xp[r * c + ch]); sp[ch] += v; sp[c + ch] += v * v }
+                }
+            }
         }
-        let mean = sum.map { $0 / Double(max(rows, 1)) }
-        return (mean.map(Float.init), (0..<c).map { Float(max(sumSq[$0] / Double(max(rows, 1)) - mean[$0] * mean[$0], 0)) })
+        sums[2 * c] = Double(rows)
+        if let share { sums = share.sum(sums) }
+        let count = max(sums[2 * c], 1)
+        let mean = (0..<c).map { sums[$0] / count }
+        return (mean.map(Float.init), (0..<c).map { Float(max(sums[c + $0] / count - mean[$0] * mean[$0], 0)) }, sums[2 * c])
     }
 
     /// In training mode the batch statistics depend on every input, which adds the two mean terms
     /// of dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)).
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool) -> LayerGradients {
+        backward(inputs, parameters, output: output, gradient: gradient, saved: saved, training: training, share: nil)
+    }
+
+    /// A share of a split batch: its loss is the mean over its own n of the batch's N samples, so
+    /// the gradient it sees is N/n times the batch loss's. The two sums are the batch's (each
+    /// share's weighted by n/N, added through `share`), and the mean terms are scaled back by N/n.
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool, share: ShareSlot?) -> LayerGradients {
         let x = inputs[0]
         let c = x.shape.last!, rows = x.count / max(c, 1)
         let p = unpack(parameters, channels: c)
-        let (mean, variance) = training ? batchStatistics(x) : (p.mean.scalars, p.variance.scalars)
-        let invStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
-        var dGamma = [Double](repeating: 0, count: c), dBeta = [Double](repeating: 0, count: c)
-        for r in 0..<rows {
-            for ch in 0..<c {
-                let d = Double(gradient.scalars[r * c + ch])
-                dGamma[ch] += d * Double((x.scalars[r * c + ch] - mean[ch]) * invStd[ch])
-                dBeta[ch] += d
+        var (mean, variance, batchRows) = (p.mean.scalars, p.variance.scalars, Double(rows))
+        if training {
+            if let saved, saved.count == 2 * c + 1 {
+                (mean, variance, batchRows) = (Array(saved.scalars[0..<c]), Array(saved.scalars[c..<(2 * c)]), Double(saved.scalars[2 * c]))
+            } else {
+                (mean, variance, batchRows) = batchStatistics(x, share: share)
             }
         }
-        var dx = Tensor(zeros: x.shape)
-        let count = Float(max(rows, 1))
-        for r in 0..<rows {
-            for ch in 0..<c {
-                let dxhat = gradient.scalars[r * c + ch] * p.gamma[ch]
-                if training {
-                    let xhat = (x.scalars[r * c + ch] - mean[ch]) * invStd[ch]
-                    // sum(dxhat) = gamma * dBeta, sum(dxhat * xhat) = gamma * dGamma.
-                    let meanTerm = p.gamma[ch] * Float(dBeta[ch]) / count
-                    let varTerm = xhat * p.gamma[ch] * Float(dGamma[ch]) / count
-                    dx.scalars[r * c + ch] = invStd[ch] * (dxhat - meanTerm - varTerm)
-                } else {
-                    dx.scalars[r * c + ch] = dxhat * invStd[ch]
+        let invStd = variance.map { 1 / ($0 + epsilon).squareRoot() }
+        let gamma = p.gamma
+        var dGamma = [Double](repeating: 0, count: c), dBeta = [Double](repeating: 0, count: c)
+        var dx = [Float](repeating: 0, count: x.count)
+        // Through buffer pointers, as in batchStatistics.
+        x.scalars.withUnsafeBufferPointer { xp in
+            gradient.scalars.withUnsafeBufferPointer { gp in
+                for r in 0..<rows {
+                    for ch in 0..<c {
+                        let d = Double(gp[r * c + ch])
+                        dGamma[ch] += d * Double((xp[r * c + ch] - mean[ch]) * invStd[ch])
+                        dBeta[ch] += d
+                    }
+                }
+            }
+        }
+        var (batchGamma, batchBeta) = (dGamma, dBeta)
+        if training, let share {
+            let weight = Double(rows) / batchRows
+            let sums = share.sum((dGamma + dBeta).map { $0 * weight })
+            (batchGamma, batchBeta) = (Array(sums[0..<c]), Array(sums[c...]))
+        }
+        let scaleBack: Float = share == nil ? 1 : Float(batchRows / Double(rows))
+        let count = Float(max(batchRows, 1))
+        x.scalars.withUnsafeBufferPointer { xp in
+            gradient.scalars.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { dp in
+                    for r in 0..<rows {
+                        for ch in 0..<c {
+                            let dxhat = gp[r * c + ch] * gamma[ch]
+                            if training {
+                                let xhat = (xp[r * c + ch] - mean[ch]) * invStd[ch]
+                                // sum(dxhat) = gamma * dBeta, sum(dxhat * xhat) = gamma * dGamma.
+                                let meanTerm = gamma[ch] * Float(batchBeta[ch]) / count
+                                let varTerm = xhat * gamma[ch] * Float(batchGamma[ch]) / count
+                                dp[r * c + ch] = invStd[ch] * (dxhat - scaleBack * meanTerm - scaleBack * varTerm)
+                            } else {
+                                dp[r * c + ch] = dxhat * invStd[ch]
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -131,6 +178,6 @@ struct BatchNormalization: PerPixelLayer {
         if scale { grads.append(Tensor(shape: [c], scalars: dGamma.map(Float.init))) }
         if center { grads.append(Tensor(shape: [c], scalars: dBeta.map(Float.init))) }
         grads += [Tensor(zeros: [c]), Tensor(zeros: [c])]
-        return LayerGradients(inputs: [dx], parameters: grads)
+        return LayerGradients(inputs: [Tensor(shape: x.shape, scalars: dx)], parameters: grads)
     }
 }

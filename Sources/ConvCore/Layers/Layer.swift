@@ -22,6 +22,8 @@ struct ForwardContext {
     var updatedParameters: [Int: Tensor] = [:]
     /// What a layer keeps for its backward pass that its inputs cannot give back (Dropout's mask).
     var saved: Tensor?
+    /// This pass's place among the shares of a batch split across threads (nil: the whole batch).
+    var share: ShareSlot?
 }
 
 /// Gradients of the loss with respect to a layer's inputs and each of its parameters (zeros for
@@ -43,6 +45,10 @@ protocol Layer: Sendable {
     /// Given the forward pass's inputs, output and saved state, and the gradient of the output.
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool) -> LayerGradients
+    /// The same for one share of a batch split across threads: a layer whose training-mode
+    /// gradient depends on the whole batch reduces through `share` (the default ignores it).
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool, share: ShareSlot?) -> LayerGradients
 
     // Positions and cost (LayerGeometry.swift; the defaults there are the safe answers).
 
@@ -88,6 +94,10 @@ struct ConvolutionFusion {
 }
 
 extension Layer {
+    func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
+                  saved: Tensor?, training: Bool, share: ShareSlot?) -> LayerGradients {
+        backward(inputs, parameters, output: output, gradient: gradient, saved: saved, training: training)
+    }
     func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] { [] }
     var isModelInput: Bool { false }
     var isIdentityAtInference: Bool { false }

@@ -28,25 +28,31 @@ public struct Trainer: Sendable {
     /// backward pass on its share, and the shares' gradients are summed in part order, weighted by
     /// their sizes (the batch mean the single-threaded step takes), so a run is reproducible for a
     /// given thread count. Dropout masks come from one generator per part, drawn from the
-    /// trainer's. Models with BatchNormalization train unsplit: a share's batch statistics would
-    /// not be the batch's.
+    /// trainer's. BatchNormalization's batch statistics and the sums of its backward pass are the
+    /// whole batch's: the shares add theirs up at each such layer (ShareReduction), so the step
+    /// equals the one-thread step up to rounding.
     @discardableResult
     public mutating func step(inputs: [Tensor], targets: [Tensor], pool: WorkerPool) throws -> Float {
         let batch = inputs.first?.shape.first ?? 0
         let parts = min(pool.threads, batch)
-        guard parts > 1, !model.graph.nodes.contains(where: { $0.layer.usesBatchStatistics }) else {
-            return try step(inputs: inputs, targets: targets)
-        }
+        guard parts > 1 else { return try step(inputs: inputs, targets: targets) }
         let bounds = (0...parts).map { $0 * batch / parts }
         var seeds: [UInt64] = []
         for _ in 0..<parts { seeds.append(generator.next()) }
         let model = self.model
+        let reduction = model.graph.nodes.contains(where: { $0.layer.usesBatchStatistics }) ? ShareReduction(parts: parts) : nil
         let shares = try pool.map(parts: parts) { p in
             let range = bounds[p]..<bounds[p + 1]
             var share = model
             var generator = SeededGenerator(seed: seeds[p])
-            return try lossAndGradients(model: &share, inputs: inputs.map { $0.batchSlice(range) },
-                                        targets: targets.map { $0.batchSlice(range) }, generator: &generator)
+            let result = try lossAndGradients(model: &share, inputs: inputs.map { $0.batchSlice(range) },
+                                              targets: targets.map { $0.batchSlice(range) }, generator: &generator,
+                                              share: reduction.map { ShareSlot(reduction: $0, part: p) })
+            return (value: result.value, gradients: result.gradients, parameters: share.parameters)
+        }
+        // The moving statistics each share moved, from the batch's statistics: the same in every share.
+        for (i, node) in self.model.graph.nodes.enumerated() {
+            for (p, spec) in node.parameters.enumerated() where !spec.trainable { self.model.parameters[i][p] = shares[0].parameters[i][p] }
         }
         var value: Float = 0
         var total = shares[0].gradients
@@ -79,8 +85,8 @@ public struct Trainer: Sendable {
     }
 
     private func lossAndGradients(model: inout Model, inputs: [Tensor], targets: [Tensor],
-                                  generator: inout SeededGenerator) throws -> (value: Float, gradients: [[Tensor]]) {
-        let tape = try model.record(inputs, training: true, generator: &generator)
+                                  generator: inout SeededGenerator, share: ShareSlot? = nil) throws -> (value: Float, gradients: [[Tensor]]) {
+        let tape = try model.record(inputs, training: true, generator: &generator, share: share)
         guard targets.count == tape.outputs.count else {
             throw ModelError("model '\(model.name)' has \(tape.outputs.count) output(s), got \(targets.count) target(s)")
         }
