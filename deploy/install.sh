@@ -85,10 +85,10 @@ staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 "$manual_tool" "$bin" --output-directory "$staging" >/dev/null
 install -m 0644 "$staging/tessera.1" "$man"
-for shell in bash zsh fish; do
-    case $shell in bash) target=${completions[0]} ;; zsh) target=${completions[1]} ;; fish) target=${completions[2]} ;; esac
-    "$bin" --generate-completion-script "$shell" >"$staging/completion"
-    install -m 0644 "$staging/completion" "$target"
+shells=(bash zsh fish) # in the order of $completions
+for i in "${!shells[@]}"; do
+    "$bin" --generate-completion-script "${shells[$i]}" >"$staging/completion"
+    install -m 0644 "$staging/completion" "${completions[$i]}"
 done
 
 owner=()

@@ -435,22 +435,21 @@ public final class Daemon: Service, @unchecked Sendable {
                 return try from.writeReplacing(name + ".error.txt", Data((Shown.name(job.error ?? "failed") + "\n").utf8))
             }
             func isTheJobs(_ s: stat?) -> Bool { s.map { !identified || FileIdentity($0).isSameFile(as: queued) } ?? false }
-            if job.status == .done && settings.after == .delete {
-                return try delete(name, in: from, of: job, isTheJobs: isTheJobs)
-            }
-            let into = try (job.status == .failed ? failed : archive).subfolder(job.style)
-            let companion = job.status == .failed ? ".error.txt" : ""
+            let deleting = job.status == .done && settings.after == .delete
+            func destinationFolder() throws -> Folder { try (job.status == .failed ? failed : archive).subfolder(job.style) }
             guard let here = from.entry(name) else {
-                // Moved before a crash let the database hear of it, or removed by someone.
-                if let destination = job.destination, isTheJobs(into.entry((destination as NSString).lastPathComponent)) {
+                // Moved or deleted before a crash let the database hear of it, or removed by someone.
+                if deleting {
+                    try store.removedSource(job.id, reason: Self.deletedReason)
+                } else if let destination = job.destination, isTheJobs(try destinationFolder().entry((destination as NSString).lastPathComponent)) {
                     try store.moved(job.id, source: destination)
                 }
                 return
             }
-            guard isTheJobs(here) else {
-                logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
-                return
-            }
+            guard isTheJobs(here) else { return leftForItsOwnJob(job) }
+            if deleting { return try delete(name, in: from, of: job, isTheJobs: isTheJobs) }
+            let into = try destinationFolder()
+            let companion = job.status == .failed ? ".error.txt" : ""
             var again = false
             while true {
                 let destination = try store.reserveDestination(job.id, again: again) { "\(into.path)/" + into.freeName(name, taken: $0, companion: companion) }
@@ -475,8 +474,7 @@ public final class Daemon: Service, @unchecked Sendable {
                     // Another file was renamed over the source between the check and the move: it goes back.
                     _ = try? into.move(target, to: from, as: name)
                     if job.status == .failed { into.remove(target + companion) }
-                    logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
-                    return
+                    return leftForItsOwnJob(job)
                 }
                 // A copy (archive/ on another file system) is a new file: the job follows it there.
                 try store.moved(job.id, source: destination, identity: copied.flatMap { _ in into.entry(target) }.map(FileIdentity.init))
@@ -488,28 +486,27 @@ public final class Daemon: Service, @unchecked Sendable {
         }
     }
 
-    /// Removes a done job's source (`after: delete`): renamed to a hidden temporary name first (a
-    /// dead daemon's is removed at the next start), so that only the queued file goes; another
-    /// renamed over it in between goes back.
+    private func leftForItsOwnJob(_ job: Job) {
+        logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
+    }
+
+    private static let deletedReason = "deleted after its job (after: delete)"
+
+    /// Removes a done job's source, checked to be the job's file (`after: delete`): renamed to a
+    /// hidden temporary name first (a dead daemon's is removed at the next start), so that only
+    /// the queued file goes; another renamed over it in between goes back.
     private func delete(_ name: String, in folder: Folder, of job: Job, isTheJobs: (stat?) -> Bool) throws {
-        let removed = "deleted after its job (after: delete)"
-        guard let here = folder.entry(name) else { return try store.removedSource(job.id, reason: removed) } // before a crash, or by someone
-        guard isTheJobs(here) else {
-            logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
-            return
-        }
         let doomed = ".\(name).tessera-\(getpid())-deleted"
         do { try folder.move(name, to: folder, as: doomed) } catch .gone { return } catch {
             throw DaemonError("cannot delete \(Shown.name(job.source)): \(error)")
         }
         guard isTheJobs(folder.entry(doomed)) else {
             _ = try? folder.move(doomed, to: folder, as: name)
-            logger.warning("job \(job.id): \(Shown.name(job.source)) is another file now; it is left for its own job")
-            return
+            return leftForItsOwnJob(job)
         }
         folder.remove(doomed)
         folder.sync()
-        try store.removedSource(job.id, reason: removed)
+        try store.removedSource(job.id, reason: Self.deletedReason)
         logger.info("job \(job.id): deleted \(Shown.name(job.source)) (after: delete)")
     }
 

@@ -11,9 +11,9 @@ import Foundation
 func temporaryFile(for url: URL, format: ImageFormat) throws -> URL {
     let folder = url.deletingLastPathComponent().path
     var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-        throw ImageError(url.path, isFolder.boolValue || !FileManager.default.fileExists(atPath: folder)
-            ? "cannot be written: the folder \(folder) does not exist" : "cannot be written: \(folder) is not a folder")
+    let exists = FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder)
+    guard exists, isFolder.boolValue else {
+        throw ImageError(url.path, exists ? "cannot be written: \(folder) is not a folder" : "cannot be written: the folder \(folder) does not exist")
     }
     guard access(folder, W_OK) == 0 else { throw ImageError(url.path, "cannot be written in \(folder): \(String(cString: strerror(errno)))") }
     let tail = ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)"

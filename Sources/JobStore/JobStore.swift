@@ -226,9 +226,8 @@ public final class JobStore: Sendable {
     /// is still there as far as the store knows.
     public func archived(under folder: String, finishedBefore: Double) throws -> [Job] {
         try database.read { db in
-            try Job.filter(Job.Columns.status == Job.Status.done && Job.Columns.origin == Job.Origin.inbox)
-                .filter(sql: "source_removed_at IS NULL AND finished_at < ? AND substr(source, 1, ?) = ?",
-                        arguments: [finishedBefore, folder.count + 1, folder + "/"])
+            try Self.sources(under: folder, Job.filter(Job.Columns.status == Job.Status.done && Job.Columns.origin == Job.Origin.inbox))
+                .filter(sql: "finished_at < ?", arguments: [finishedBefore])
                 .fetchAll(db)
         }
     }
@@ -284,11 +283,15 @@ public final class JobStore: Sendable {
     /// Finished jobs whose source is still under `folder` (the daemon stopped before moving it).
     public func unsettled(under folder: String) throws -> [Job] {
         try database.read { db in
-            // substr, not LIKE: LIKE ignores case, and paths do not.
-            try Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox)
-                .filter(sql: "source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
+            try Self.sources(under: folder, Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox))
                 .fetchAll(db)
         }
+    }
+
+    /// The jobs of `request` whose source is in `folder` and has not been removed.
+    private static func sources(under folder: String, _ request: QueryInterfaceRequest<Job>) -> QueryInterfaceRequest<Job> {
+        // substr, not LIKE: LIKE ignores case, and paths do not.
+        request.filter(sql: "source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
     }
 
     // MARK: styles

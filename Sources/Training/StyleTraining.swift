@@ -113,15 +113,14 @@ public final class StyleTraining {
         if let checkpoint = try store.latestCheckpoint(run: run.id) {
             trainer = try Trainer(resuming: Trainer.Checkpoint(weights: checkpoint.weights, state: checkpoint.optimizer))
             step = checkpoint.step
-            try store.forgetMetrics(run: run.id, after: step)
         } else {
-            try store.forgetMetrics(run: run.id, after: 0)
             let initial = try settings.from.map { try Style.load(URL(fileURLWithPath: $0)).model }
                 ?? Model(spec: ModelSpec(json: settings.spec!), seed: settings.seed)
             trainer = Trainer(model: initial, optimizer: .adam(learningRate: settings.learningRate), loss: settings.loss,
                               seed: settings.seed)
             step = 0
         }
+        try store.forgetMetrics(run: run.id, after: step) // logged after the checkpoint: logged again
         let training = try StyleTraining(settings: settings, run: run, store: store, dataset: dataset, trainer: trainer, step: step,
                                      modelsDirectory: modelsDirectory, reportsDirectory: reportsDirectory)
         guard dataset.digest == settings.dataDigest else {
