@@ -38,9 +38,27 @@ public final class JobStore: Sendable {
         for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { try protect(file) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        try Schema.migrator.migrate(pool)
-        database = pool
+        database = try Self.takingTurns(in: (path as NSString).deletingLastPathComponent) {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try Schema.migrator.migrate(pool)
+            return pool
+        }
+    }
+
+    /// Runs `body` holding an exclusive flock on `folder`. Two processes opening a new database at
+    /// once (the daemon and a `submit`) would otherwise collide: switching it to WAL does not wait
+    /// for the busy timeout ("database is locked"), and GRDB reads which migrations are applied
+    /// before writing them, so both run the first ("table jobs already exists"). The lock is on
+    /// the folder, not the database: closing any descriptor of the database would drop SQLite's
+    /// own POSIX locks on it.
+    static func takingTurns<T>(in folder: String, _ body: () throws -> T) throws -> T {
+        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw JobStoreError("\(folder): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw JobStoreError("\(folder): cannot lock it to migrate the database: \(String(cString: strerror(errno)))") }
+        }
+        return try body()
     }
 
     /// Opens an existing database read-only (the listing commands).

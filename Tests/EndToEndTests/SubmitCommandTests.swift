@@ -4,6 +4,7 @@
 import ConvCore
 import Foundation
 import Imaging
+import Synchronization
 import Testing
 
 @Suite struct SubmitCommandTests {
@@ -34,6 +35,29 @@ import Testing
         #expect(status.status == 3, "\(status.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         #expect(report["daemon_alive"] as? Bool == false && report["daemon_pid"] is NSNull && (report["counts"] as? [String: Int])?["queued"] == 2)
+    }
+
+    @Test func submitsOpeningANewDatabaseAtOnceAllSucceed() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-submit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let files = (0..<4).map { root.appendingPathComponent("photo\($0).png") }
+        for file in files { try ImageFile.save(Tensor(repeating: 0.5, shape: [1, 8, 8, 3]), bitDepth: 8, to: file) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["TESSERA_MODELS"] = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent().path
+        // Four processes creating the database at once, several times: each must migrate it or wait.
+        for round in 0..<6 {
+            environment["TESSERA_ROOT"] = root.appendingPathComponent("var\(round)").path
+            let runs = Mutex<[Run]>([]), environment = environment
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                let run = try? tessera(["submit", files[i].path, "--style", "identity"], environment: environment)
+                runs.withLock { $0.append(run ?? Run(status: -1, stdout: "", stderr: "not started")) }
+            }
+            let failed = runs.withLock { $0 }.filter { $0.status != 0 }
+            #expect(failed.isEmpty, "round \(round): \(failed.map(\.stderr))")
+            let jobs = try JSONSerialization.jsonObject(with: Data(try tessera(["jobs", "--json"], environment: environment).stdout.utf8)) as? [[String: Any]]
+            #expect(jobs?.compactMap { $0["status"] as? String } == Array(repeating: "queued", count: files.count))
+        }
     }
 
     @Test(.tags(.slow)) func aDoneFileRunsAgainOnlyWithForce() throws {
