@@ -9,12 +9,14 @@ import ConvCore
 
 enum ChromaGain {
     /// The least-squares gain of `predicted` chroma towards `target` chroma around neutral (0.5), in [0, 1].
-    static func fit(predicted: Tensor, target: Tensor) -> Float {
+    /// `weights`: one per tile (the first axis), nil: all equal.
+    static func fit(predicted: Tensor, target: Tensor, weights: [Float]? = nil) -> Float {
         var cross = 0.0, power = 0.0
-        for (p, t) in zip(predicted.scalars, target.scalars) {
-            let (dp, dt) = (Double(p) - 0.5, Double(t) - 0.5)
-            cross += dp * dt
-            power += dp * dp
+        let size = predicted.count / max(weights?.count ?? 1, 1)
+        for (i, (p, t)) in zip(predicted.scalars, target.scalars).enumerated() {
+            let (dp, dt) = (Double(p) - 0.5, Double(t) - 0.5), w = weights.map { Double($0[i / size]) } ?? 1
+            cross += w * dp * dt
+            power += w * dp * dp
         }
         return power > 0 ? Float(min(1, max(0, cross / power))) : 1
     }

@@ -33,6 +33,15 @@ public struct Evaluation: Sendable {
         case flatMean = "flat_mean"
         /// The grey input as a colour image (colorize).
         case grey
+
+        /// The baseline of styles with this colour handling.
+        init(_ colour: ColourHandling) {
+            switch colour.output {
+            case .cbcr: self = .grey
+            case .luminance where colour.input != .luminance: self = .flatMean
+            default: self = .input
+            }
+        }
     }
 
     /// One pair's figures (and their mean).
@@ -52,13 +61,7 @@ public struct Evaluation: Sendable {
 
     /// The baseline of this style: the grey input for styles that predict chroma, a flat image
     /// for styles whose output has fewer bands than their input (drawings), else the input.
-    public var baseline: Baseline {
-        switch style.colour.output {
-        case .cbcr: return .grey
-        case .luminance where style.colour.input != .luminance: return .flatMean
-        default: return .input
-        }
-    }
+    public var baseline: Baseline { Baseline(style.colour) }
 
     /// Scores photos through the style's reference filter (pairs made at `longSide` in a scratch
     /// folder that is removed afterwards).

@@ -146,8 +146,12 @@ public final class StyleTraining {
         let heldOut = order.prefix(held).sorted().map { dataset.pairs[$0] }
         let training = order.dropFirst(held).sorted().map { dataset.pairs[$0] }
         pairCounts = (training.count, heldOut.count)
-        sampler = TileSampler(pairs: training, colour: colour, augment: settings.augment, seed: settings.seed)
-        validation = TileSampler(pairs: heldOut, colour: colour, augment: false, seed: 0).validation(limit: 256)
+        let balance = settings.balance ?? .pixels, baseline = Evaluation.Baseline(colour)
+        sampler = TileSampler(pairs: training, colour: colour, augment: settings.augment, seed: settings.seed,
+                              weights: balance.weights(of: training, baseline: baseline))
+        validation = TileSampler(pairs: heldOut, colour: colour, augment: false, seed: 0,
+                                 weights: balance.weights(of: heldOut, baseline: baseline))
+            .validation(limit: balance == .baseline ? 2048 : 256) // weighing photos needs many tiles of each
         let shown = heldOut.first ?? training[0]
         report = TrainingReport(directory: reportsDirectory.appendingPathComponent(settings.name),
                                 samples: validation ?? sampler.validation(limit: 6)!,
@@ -209,7 +213,21 @@ public final class StyleTraining {
     private func validationLoss() throws -> Float? {
         guard let validation else { return nil }
         let predicted = try InferencePlan(trainer.model).predict(validation.inputs, pool: pool)
-        return try trainer.loss.evaluate(prediction: predicted, target: validation.targets).value
+        return try Self.loss(trainer.loss, predicted, validation)
+    }
+
+    /// The loss of `predicted` on `tiles`, each tile weighted as the batch says.
+    private static func loss(_ loss: Loss, _ predicted: Tensor, _ tiles: TileBatch) throws -> Float {
+        guard let weights = tiles.weights else { return try loss.evaluate(prediction: predicted, target: tiles.targets).value }
+        let size = predicted.count / max(weights.count, 1)
+        var total = 0.0
+        for (i, w) in weights.enumerated() {
+            let range = i * size..<(i + 1) * size
+            let tile = try loss.evaluate(prediction: Tensor(shape: [size], scalars: Array(predicted.scalars[range])),
+                                         target: Tensor(shape: [size], scalars: Array(tiles.targets.scalars[range]))).value
+            total += Double(w) * Double(tile)
+        }
+        return Float(total / Double(weights.reduce(0, +)))
     }
 
     /// Rewrites the report; `exported`: the run has finished and this is its style (file, step).
@@ -230,10 +248,10 @@ public final class StyleTraining {
         var gain: Float?, validationLoss = best.valLoss
         if colour.output == .cbcr, let validation {
             let predicted = try InferencePlan(model).predict(validation.inputs, pool: pool)
-            let fitted = ChromaGain.fit(predicted: predicted, target: validation.targets)
+            let fitted = ChromaGain.fit(predicted: predicted, target: validation.targets, weights: validation.weights)
             if let folded = try ChromaGain.fold(fitted, into: model, predicted: predicted, on: validation.inputs, pool: pool) {
                 (model, gain) = (folded.model, fitted)
-                validationLoss = Double(try trainer.loss.evaluate(prediction: folded.predicted, target: validation.targets).value)
+                validationLoss = Double(try Self.loss(trainer.loss, folded.predicted, validation))
             }
         }
         // No wall-clock time (the run's timestamps are in the database): the same data, settings
@@ -242,7 +260,7 @@ public final class StyleTraining {
             "run": run.id, "step": best.step, "epoch": best.epoch, "steps": settings.totalSteps, "data_digest": dataDigest,
             "training_pairs": pairCounts.training, "validation_pairs": pairCounts.validation,
             "seed": settings.seed, "batch": settings.batch, "learning_rate": Double(settings.learningRate),
-            "loss": settings.loss.rawValue, "augment": settings.augment, "from": settings.from ?? NSNull(),
+            "loss": settings.loss.rawValue, "augment": settings.augment, "balance": (settings.balance ?? .pixels).rawValue, "from": settings.from ?? NSNull(),
         ]
         var metrics: [String: Any] = ["loss_function": settings.loss.rawValue, "train_loss": best.loss]
         if let gain { metrics["chroma_gain"] = (Double(gain) * 1000).rounded() / 1000 }

@@ -14,6 +14,8 @@ struct TileBatch: Sendable {
     /// The same tiles in image colour, for pictures of them.
     let imageInputs: Tensor
     let imageTargets: Tensor
+    /// Each tile's weight in the mean loss (its pair's, PairBalance), nil: all equal.
+    var weights: [Float]? = nil
 }
 
 struct TileSampler: Sendable {
@@ -23,11 +25,14 @@ struct TileSampler: Sendable {
     let seed: UInt64
     /// Window positions per pair (the chance of drawing from a pair is its share of them).
     private let positions: [Int]
+    /// The pairs' weights (PairBalance): the chance of drawing from a pair is its share of
+    /// positions times weight instead.
+    private let weights: [Double]?
 
     static let n = TileGrid.inputSize, m = TileGrid.outputSize, margin = TileGrid.margin
 
-    init(pairs: [Pair], colour: ColourHandling, augment: Bool, seed: UInt64) {
-        (self.pairs, self.colour, self.augment, self.seed) = (pairs, colour, augment, seed)
+    init(pairs: [Pair], colour: ColourHandling, augment: Bool, seed: UInt64, weights: [Double]? = nil) {
+        (self.pairs, self.colour, self.augment, self.seed, self.weights) = (pairs, colour, augment, seed, weights)
         positions = pairs.map { ($0.input.width - Self.n + 1) * ($0.input.height - Self.n + 1) }
     }
 
@@ -38,10 +43,17 @@ struct TileSampler: Sendable {
         var generator = SeededGenerator(seed: seed ^ (UInt64(step) &* 0xD1B5_4A32_D192_ED03))
         _ = generator.next()
         let total = positions.reduce(0, +)
+        let shares = weights.map { w in zip(positions, w).map { Double($0) * $1 } }
         let windows = (0..<size).map { _ -> Window in
-            var k = Int(generator.next() % UInt64(total))
-            var p = 0
-            while k >= positions[p] { k -= positions[p]; p += 1 }
+            var k: Int, p = 0
+            if let shares {
+                var u = Double(generator.next() >> 11) / Double(1 << 53) * shares.reduce(0, +)
+                while p < shares.count - 1 && u >= shares[p] { u -= shares[p]; p += 1 }
+                k = Int(generator.next() % UInt64(positions[p]))
+            } else {
+                k = Int(generator.next() % UInt64(total))
+                while k >= positions[p] { k -= positions[p]; p += 1 }
+            }
             let across = pairs[p].input.width - Self.n + 1
             return Window(pair: p, x: k % across, y: k / across, symmetry: augment ? Int(generator.next() % 8) : 0)
         }
@@ -61,7 +73,9 @@ struct TileSampler: Sendable {
                 windows.append(Window(pair: p, x: i % across * Self.m, y: i / across * Self.m, symmetry: 0))
             }
         }
-        return tiles(windows)
+        var batch = tiles(windows)
+        batch.weights = weights.map { w in windows.map { Float(w[$0.pair]) } }
+        return batch
     }
 
     private struct Window { let pair: Int, x: Int, y: Int, symmetry: Int }

@@ -30,6 +30,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var validationSplit = 0.2
     public var seed: UInt64 = 1
     public var augment = true
+    /// How the pairs share the tiles; nil (runs stored before the option existed): pixels.
+    public var balance: PairBalance?
     /// Steps between checkpoints (and logged metrics); every epoch end is one too.
     public var checkpointEvery = 50
     /// Steps between the training loss points of the report (nil: a 200th of the run, at least 1).

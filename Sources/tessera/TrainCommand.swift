@@ -81,6 +81,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Steps between the report's training loss points (default: a 200th of the run).") var logEvery: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Long side in pixels the pairs are resized to and the style runs its network at; its CbCr is enlarged back onto the full-size luminance (colorize-like styles).") var workingSize: Int?
+    @Option(help: "How the pairs share the tiles: pixels (each by its area) or baseline (each in inverse proportion to its baseline's error, as eval's per-photo mean weighs it).") var balance: PairBalance?
     @Flag(help: "No flips or rotations.") var noAugment = false
     @Flag(help: "Replace an installed style of this name (the old file is kept as NAME.safetensors.bak).") var force = false
     @Flag(help: "Continue the latest run of NAME with its own settings.") var resume = false
@@ -89,7 +90,7 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         let given: [(String, Any?)] = [("--inputs", inputs), ("--targets", targets), ("--spec", spec), ("--from", from), ("--epochs", epochs),
                                        ("--steps", steps), ("--batch", batch), ("--lr", lr), ("--loss", loss), ("--val-split", valSplit),
-                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--log-every", logEvery), ("--threads", threads), ("--working-size", workingSize),
+                                       ("--seed", seed), ("--checkpoint-every", checkpointEvery), ("--log-every", logEvery), ("--threads", threads), ("--working-size", workingSize), ("--balance", balance),
                                        ("--no-augment", noAugment ? true : nil), ("--force", force ? true : nil)]
         if resume {
             if let (flag, _) = given.first(where: { $0.1 != nil }) {
@@ -124,6 +125,7 @@ struct TrainCommand: AsyncParsableCommand {
             settings.threads = threads ?? config.threads
             settings.workingSize = workingSize
             settings.augment = !noAugment
+            settings.balance = balance
             settings.replace = force ? true : nil
             training = try StyleTraining.start(settings, store: database, modelsDirectory: models, reportsDirectory: reports, problem: problem)
         }
@@ -143,7 +145,9 @@ struct TrainCommand: AsyncParsableCommand {
 }
 
 extension Loss: ExpressibleByArgument {}
+extension PairBalance: ExpressibleByArgument {}
 
 private func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
 func warn(_ text: String) { FileHandle.standardError.write(Data("\(text)\n".utf8)) }
+
