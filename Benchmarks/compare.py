@@ -10,6 +10,9 @@ batches, in one run. Run by hand (not by CI), from the repository root, after
 It writes the model file with `tessera model init` (seeded weights), checks that every engine gives
 tessera's outputs on the same tiles (largest difference printed), then times inference at batch 64
 and 256 and training (Adam, MSE) at batch 32 and 64, and prints tiles/s and tessera's ratio to each.
+With `--image 2048` it times whole images instead: tessera's region path (from `tessera bench`)
+beside PyTorch eager and compile+freeze over the mirror-padded image in output chunks of 128, 256,
+512 and 1024 px, each read with its 10-px margin, and prints MP/s and the ratio to the best.
 Layers covered: what the crop autoencoders use (Conv2D, Conv2DTranspose, pooling, BatchNormalization,
 Dropout, Concatenate, Add, Cropping2D, UpSampling2D, Activation).
 """
@@ -256,15 +259,77 @@ def onnx_numbers(model, x, batches, shape_in, threads, folder):
     return result
 
 
+def torch_image_numbers(spec, weights, side, threads, chunks=(128, 256, 512, 1024), margin=10):
+    """MP/s of PyTorch over a side x side image the way a fully convolutional peer runs it best: the
+    image mirror-padded by the margin, cut into output chunks of each size, each chunk read with
+    its margin; eager and compile+freeze (channels_last), batch 1."""
+    import torch
+    torch.set_num_threads(threads)
+    import torch._inductor.config as inductor
+    inductor.freezing = True
+    torch._dynamo.config.cache_size_limit = 64
+    model = torch_model(spec, weights).eval().to(memory_format=torch.channels_last)
+    bands = spec["input"]["shape"][-1]
+    image = np.random.default_rng(7).random((1, side, side, bands), dtype=np.float32)
+    padded = nchw(np.pad(image, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="reflect"))
+    result = {}
+    for mode in ("eager", "compile+freeze"):
+        run = torch.compile(model) if mode == "compile+freeze" else model
+        for c in chunks:
+            if side % c:
+                continue
+            with torch.inference_mode():
+                first = run(padded[:, :, :c + 2 * margin, :c + 2 * margin])
+                out = torch.empty((1, first.shape[1], side, side)).contiguous(memory_format=torch.channels_last)
+
+                def whole():
+                    for y in range(0, side, c):
+                        for x in range(0, side, c):
+                            out[:, :, y:y + c, x:x + c] = run(padded[:, :, y:y + c + 2 * margin, x:x + c + 2 * margin])
+                result[(mode, c)] = side * side / 1e6 * time_loop(whole, seconds=2.0)
+    return result
+
+
+def image_main(args, spec):
+    """Whole-image mode: tessera's region path (`tessera bench`, its 2048 px image) beside PyTorch's
+    best chunking of the same spec and weights."""
+    with tempfile.TemporaryDirectory() as folder:
+        model_file = os.path.join(folder, "model.safetensors")
+        subprocess.run([args.tessera, "model", "init", args.spec, model_file, "--seed", "1"], check=True, capture_output=True)
+        weights = load_file(model_file)
+        print(f"spec {args.spec}, {args.threads} threads, {args.image}x{args.image} image; timing tessera ...", flush=True)
+        bench = json.loads(subprocess.run([args.tessera, "bench", "--spec", model_file, "--threads", str(args.threads), "--json"],
+                                          check=True, capture_output=True, text=True).stdout)
+    if bench["image_side"] != args.image:
+        sys.exit(f"tessera bench times a {bench['image_side']} px image; give --image {bench['image_side']}")
+    mine = bench["region_mp_per_s"] or bench["tiled_mp_per_s"]
+    path = "region" if bench["region_mp_per_s"] else f"tiled ({bench['region_refusal']})"
+    print("timing PyTorch chunks ...", flush=True)
+    t = torch_image_numbers(spec, weights, args.image, args.threads)
+    print(f"\n{'engine':36s} {'MP/s':>7s} {'tessera/this':>13s}")
+    print(f"{'tessera ' + path:36s} {mine:7.2f}")
+    for (mode, c), v in t.items():
+        print(f"{f'torch {mode} {c} px chunks':36s} {v:7.2f} {mine / v:12.2f}x")
+    for mode in ("eager", "compile+freeze"):
+        (c, v) = max(((c, v) for (m, c), v in t.items() if m == mode), key=lambda cv: cv[1])
+        print(f"best torch {mode}: {v:.2f} MP/s ({c} px chunks); tessera {mine / v:.2f}x")
+    if args.json:
+        json.dump({"spec": args.spec, "threads": args.threads, "image": args.image, "tessera_mp_per_s": mine, "tessera_path": path,
+                   "torch": [dict(mode=m, chunk=c, mp_per_s=v) for (m, c), v in t.items()]}, open(args.json, "w"), indent=1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default="Benchmarks/specs/unet_crop.json")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tessera", default=".build/release/tessera")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--image", type=int, help="whole-image mode instead: MP/s on an IMAGE x IMAGE image (2048)")
     args = parser.parse_args()
     batches, train_batches = (64, 256), (32, 64)
     spec = json.load(open(args.spec))
+    if args.image:
+        return image_main(args, spec)
     with tempfile.TemporaryDirectory() as folder:
         model_file = os.path.join(folder, "model.safetensors")
         subprocess.run([args.tessera, "model", "init", args.spec, model_file, "--seed", "1"], check=True, capture_output=True)

@@ -10,7 +10,7 @@
 /// A model compiled for inference: packed and folded convolutions, fused activations, tile windows, batches split across a pool.
 public struct InferencePlan: Sendable {
     enum Operation: Sendable {
-        case convolution(Conv2D, DirectConvolution, Epilogue)
+        case convolution(Conv2D, ConvolutionKernel, Epilogue)
         case transposedConvolution(TransposedConvolution, Epilogue)
         case layer(any Layer, [Tensor])
         /// A Cropping2D on a tile window: the input window is the output.

@@ -43,7 +43,7 @@ struct Conv2D: SlidingWindowLayer {
 
     var convolution: ConvolutionFusion? {
         ConvolutionFusion(activation: activation, filters: filters, useBias: useBias, outputChannelAxis: 3) { kernel, bias, epilogue in
-            .convolution(self, DirectConvolution(kernel: kernel, bias: bias), epilogue)
+            .convolution(self, ConvolutionKernel(kernel: kernel, bias: bias, strides: strides), epilogue)
         }
     }
 
