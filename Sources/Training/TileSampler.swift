@@ -43,11 +43,11 @@ struct TileSampler: Sendable {
         var generator = SeededGenerator(seed: seed ^ (UInt64(step) &* 0xD1B5_4A32_D192_ED03))
         _ = generator.next()
         let total = positions.reduce(0, +)
-        let shares = weights.map { w in zip(positions, w).map { Double($0) * $1 } }
+        let shares = weights.map { w in zip(positions, w).map { Double($0) * $1 } }, sharesTotal = shares?.reduce(0, +) ?? 0
         let windows = (0..<size).map { _ -> Window in
             var k: Int, p = 0
             if let shares {
-                var u = Double(generator.next() >> 11) / Double(1 << 53) * shares.reduce(0, +)
+                var u = Double(generator.next() >> 11) / Double(1 << 53) * sharesTotal
                 while p < shares.count - 1 && u >= shares[p] { u -= shares[p]; p += 1 }
                 k = Int(generator.next() % UInt64(positions[p]))
             } else {
