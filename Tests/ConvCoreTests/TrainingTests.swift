@@ -177,3 +177,44 @@ func peakResidentBytes() -> Int {
         #expect(peak > 0 && peak < 1 << 30)
     }
 }
+
+/// Training through tile windows: each node computes, forward and backward, only the part of its
+/// map that reaches the cropped output; the loss, the input gradient and every parameter gradient
+/// are the whole maps' (up to float summation order). The specs cover 'same' padding at the
+/// window's edge, pooling, a strided convolution, transposed convolutions, a skip concatenation,
+/// cropping, and BatchNormalization and Dropout (which stay whole).
+@Suite struct TileWindowTrainingTests {
+    static let colorize = fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Models/specs/colorize.json")
+
+    @Test(arguments: ["region_unet.json", "unet_crop.json", "colorize"])
+    func gradientsOnWindowsEqualWholeMaps(_ file: String) throws {
+        let spec = try ModelSpec(contentsOf: file == "colorize" ? Self.colorize : fixtures.appendingPathComponent(file))
+        let model = try Model(spec: spec, seed: 1)
+        let windows = try #require(TileWindows.analyse(model.graph, training: true))
+        let trimmed = zip(model.graph.nodes, windows).filter { node, window in
+            window.map { $0.output != TileWindow(whole: node.outputDims) } ?? true
+        }
+        #expect(trimmed.count >= 3, "\(file): the windows trim too little to test")
+
+        let inputShape = [3] + model.graph.nodes[model.graph.inputNodes[0]].outputDims.map { $0! }
+        let x = tensor(inputShape, seed: 5, range: 0...1)
+        func pass(_ tileWindows: Bool) throws -> (outputs: [Tensor], gradients: Gradients) {
+            var m = model
+            var g = SeededGenerator(seed: 3)
+            let tape = try m.record([x], training: true, generator: &g, tileWindows: tileWindows)
+            let r = tape.outputs.enumerated().map { tensor($0.element.shape, seed: 100 + UInt64($0.offset), range: -1...1) }
+            return (tape.outputs, model.backward(tape, outputGradients: r))
+        }
+        let windowed = try pass(true), whole = try pass(false)
+        #expect(windowed.outputs[0].maxAbsDifference(whole.outputs[0]) <= 1e-6)
+        #expect(windowed.gradients.inputs[0].maxAbsDifference(whole.gradients.inputs[0]) <= 1e-6)
+        for (n, node) in model.graph.nodes.enumerated() {
+            for (p, spec) in node.parameters.enumerated() where spec.trainable {
+                let a = windowed.gradients.parameters[n][p], b = whole.gradients.parameters[n][p]
+                let scale = max(1, b.scalars.map(abs).max() ?? 0)
+                #expect(a.maxAbsDifference(b) <= 1e-5 * scale, "\(file): \(node.name).\(spec.name)")
+            }
+        }
+    }
+}

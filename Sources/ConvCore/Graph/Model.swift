@@ -72,23 +72,28 @@ public struct Model: Sendable {
     /// A forward pass that keeps what the backward pass needs. In training mode BatchNormalization
     /// uses batch statistics and moves its moving statistics, and Dropout drops.
     /// `share`: this pass is one share of a batch split across threads.
-    mutating func record(_ inputs: [Tensor], training: Bool, generator: inout SeededGenerator, share: ShareSlot? = nil) throws -> Tape {
+    /// On fixed-size maps each node computes only the window of its map that reaches the output
+    /// (TileWindows, in training mode), and the backward pass runs on the same windows;
+    /// `tileWindows: false` computes every map whole (the tests' reference).
+    mutating func record(_ inputs: [Tensor], training: Bool, generator: inout SeededGenerator, share: ShareSlot? = nil,
+                         tileWindows: Bool = true) throws -> Tape {
         var context = ForwardContext(training: training, generator: generator, share: share)
-        var tape = try run(inputs, &context, keep: true)
+        let windows = tileWindows ? TileWindows.analyse(graph, training: training) : nil
+        var tape = try run(inputs, &context, keep: true, windows: windows)
         tape.share = share
         for (node, changes) in tape.updates { for (p, t) in changes { parameters[node][p] = t } }
         generator = context.generator
         return tape
     }
 
-    private func run(_ inputs: [Tensor], _ context: inout ForwardContext, keep: Bool) throws -> Tape {
+    private func run(_ inputs: [Tensor], _ context: inout ForwardContext, keep: Bool, windows: [NodeWindows?]? = nil) throws -> Tape {
         let nodes = graph.nodes
         guard inputs.count == graph.inputNodes.count else {
             throw ModelError("model '\(name)' takes \(graph.inputNodes.count) input(s), got \(inputs.count)")
         }
         let batch = inputs.first?.shape.first ?? 0
-        var tape = Tape(training: context.training, values: [Tensor?](repeating: nil, count: nodes.count),
-                        saved: [Tensor?](repeating: nil, count: nodes.count))
+        var tape = Tape(training: context.training, windows: windows, values: [Tensor?](repeating: nil, count: nodes.count),
+                        inputs: [[Tensor]?](repeating: nil, count: nodes.count), saved: [Tensor?](repeating: nil, count: nodes.count))
         var remainingUses = [Int](repeating: 0, count: nodes.count)
         for node in nodes { for i in node.inputs { remainingUses[i] += 1 } }
         for o in graph.outputNodes { remainingUses[o] += 1 }
@@ -100,15 +105,34 @@ public struct Model: Sendable {
             tape.values[i] = x
         }
         for (i, node) in nodes.enumerated() where !node.isInput {
-            let xs = node.inputs.map { tape.values[$0]! }
-            // Concrete shapes are checked again: null dims are only fixed now.
-            _ = try node.layer.outputShape(xs.map { $0.shape.dropFirst().map { $0 } })
+            var xs = node.inputs.map { tape.values[$0] }
+            let layer: any Layer
+            if let windows {
+                guard let window = windows[i] else { continue }
+                // The maps were fixed when the windows were found.
+                xs = node.inputs.indices.map { k in
+                    InferencePlan.part(xs[k]!, windows[node.inputs[k]]!.output, window.inputs[k])
+                }
+                guard let windowed = window.layer else {
+                    tape.values[i] = xs[0]
+                    continue
+                }
+                layer = windowed
+            } else {
+                // Concrete shapes are checked again: null dims are only fixed now.
+                _ = try node.layer.outputShape(xs.map { $0!.shape.dropFirst().map { $0 } })
+                layer = node.layer
+            }
+            let read = xs.map { $0! }
             context.updatedParameters = [:]
             context.saved = nil
-            tape.values[i] = try node.layer.forward(xs, parameters[i], &context)
+            tape.values[i] = try layer.forward(read, parameters[i], &context)
             if !context.updatedParameters.isEmpty { tape.updates.append((i, context.updatedParameters)) }
             tape.saved[i] = context.saved
-            if keep { continue }
+            if keep {
+                tape.inputs[i] = read
+                continue
+            }
             for j in node.inputs {
                 remainingUses[j] -= 1
                 if remainingUses[j] == 0 { tape.values[j] = nil }
@@ -124,8 +148,18 @@ public struct Model: Sendable {
     func backward(_ tape: Tape, outputGradients: [Tensor]) -> Gradients {
         let nodes = graph.nodes
         var grads = [Tensor?](repeating: nil, count: nodes.count)
-        func accumulate(_ node: Int, _ g: Tensor) {
-            if var existing = grads[node] {
+        /// Adds `g`, the gradient of the window `read` of node's map, to the gradient of the
+        /// window the node computed (the same window without tile windows).
+        func accumulate(_ node: Int, _ g: Tensor, read: TileWindow? = nil) {
+            let have = tape.windows?[node]?.output
+            if let read, let have, read != have {
+                if grads[node] == nil {
+                    let (n, _, _, c) = g.nhwc
+                    grads[node] = Tensor(zeros: [n, have.rows.count, have.cols.count, c])
+                }
+                addWindow(g, into: &grads[node]!, top: read.rows.lowerBound - have.rows.lowerBound,
+                          left: read.cols.lowerBound - have.cols.lowerBound)
+            } else if var existing = grads[node] {
                 for i in existing.scalars.indices { existing.scalars[i] += g.scalars[i] }
                 grads[node] = existing
             } else {
@@ -136,11 +170,17 @@ public struct Model: Sendable {
         var parameterGrads = parameters.map { $0.map { Tensor(zeros: $0.shape) } }
         for i in nodes.indices.reversed() where !nodes[i].isInput {
             guard let g = grads[i] else { continue }
-            let node = nodes[i]
-            let result = node.layer.backward(node.inputs.map { tape.values[$0]! }, parameters[i], output: tape.values[i]!,
-                                             gradient: g, saved: tape.saved[i], training: tape.training, share: tape.share)
-            parameterGrads[i] = result.parameters
-            for (j, dx) in zip(node.inputs, result.inputs) { accumulate(j, dx) }
+            let node = nodes[i], window = tape.windows?[i]
+            let dxs: [Tensor]
+            if window != nil && window!.layer == nil {
+                dxs = [g] // the output window is the input window as it is
+            } else {
+                let result = (window?.layer ?? node.layer).backward(tape.inputs[i]!, parameters[i], output: tape.values[i]!, gradient: g,
+                                                                    saved: tape.saved[i], training: tape.training, share: tape.share)
+                parameterGrads[i] = result.parameters
+                dxs = result.inputs
+            }
+            for (k, (j, dx)) in zip(node.inputs, dxs).enumerated() { accumulate(j, dx, read: window?.inputs[k]) }
             grads[i] = nil
         }
         return Gradients(inputs: graph.inputNodes.map { grads[$0] ?? Tensor(zeros: tape.values[$0]!.shape) },
@@ -151,12 +191,32 @@ public struct Model: Sendable {
 /// What a forward pass computed, kept for the backward pass.
 struct Tape {
     let training: Bool
+    /// What each node computed of its map (nil: every map whole).
+    let windows: [NodeWindows?]?
+    /// Per node, the window of its map each computed node produced (nil: not computed).
     var values: [Tensor?]
+    /// What each computed node's layer read: its inputs' values, or the windows of them it needs.
+    var inputs: [[Tensor]?]
     var saved: [Tensor?]
     var updates: [(Int, [Int: Tensor])] = []
     var outputs: [Tensor] = []
     /// The share of a split batch this pass was (its backward pass reduces there too).
     var share: ShareSlot?
+}
+
+/// into[b, top + r, left + c, :] += g[b, r, c, :]: a window's gradient into a larger window's.
+private func addWindow(_ g: Tensor, into: inout Tensor, top: Int, left: Int) {
+    let (n, h, w, c) = g.nhwc, (_, height, width, _) = into.nhwc
+    into.scalars.withUnsafeMutableBufferPointer { out in
+        g.scalars.withUnsafeBufferPointer { g in
+            for b in 0..<n {
+                for r in 0..<h {
+                    let source = g.baseAddress! + (b * h + r) * w * c, row = out.baseAddress! + ((b * height + top + r) * width + left) * c
+                    for k in 0..<(w * c) { row[k] += source[k] }
+                }
+            }
+        }
+    }
 }
 
 /// Gradients with respect to a model's inputs and its parameters (per node, in parameter order).

@@ -36,13 +36,9 @@ struct TransposedConvolution: Sendable {
     func run(_ x: Tensor, epilogue: Epilogue, window: (input: TileWindow, output: TileWindow)? = nil) -> Tensor {
         let (n, h, w, _) = x.nhwc
         let (kh, kw) = layer.kernel, (sh, sw) = layer.strides
-        var oh = layer.outputSize(h, kernel: kh, stride: sh), ow = layer.outputSize(w, kernel: kw, stride: sw)
-        var top = layer.cropStart(kernel: kh, stride: sh), left = layer.cropStart(kernel: kw, stride: sw)
-        if let window {
-            (oh, ow) = (window.output.rows.count, window.output.cols.count)
-            top += window.output.rows.lowerBound - window.input.rows.lowerBound * sh
-            left += window.output.cols.lowerBound - window.input.cols.lowerBound * sw
-        }
+        let oh = window?.output.rows.count ?? layer.outputSize(h, kernel: kh, stride: sh)
+        let ow = window?.output.cols.count ?? layer.outputSize(w, kernel: kw, stride: sw)
+        let (top, left) = layer.scatterCrop(window)
         let pixels = n * oh * ow
         var sums = [Float](unsafeUninitializedCapacity: pixels * coutPadded) { buffer, count in
             for p in 0..<pixels { (buffer.baseAddress! + p * coutPadded).initialize(from: bias.pointer, count: coutPadded) }

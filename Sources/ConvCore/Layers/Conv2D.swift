@@ -12,6 +12,8 @@ struct Conv2D: SlidingWindowLayer {
     let useBias: Bool
     let kernelInitializer: Initializer
     let biasInitializer: Initializer
+    /// On a tile window (`windowed`): where the kernel reads on the input window; nil on whole maps.
+    private(set) var window: KernelGeometry?
 
     init(name: String, arguments a: inout LayerArguments) throws {
         self.name = name
@@ -50,10 +52,18 @@ struct Conv2D: SlidingWindowLayer {
     var kernelSize: (Int, Int) { kernel }
 
     /// Reads only the input its output window needs; the zero padding it reaches into comes from
-    /// the geometry (`geometry(reading:for:input:)`).
+    /// the geometry (`geometry(reading:for:input:)`), which the variant that runs on the window keeps.
     func windowed(_ output: TileWindow, inputs: [Dims]) -> WindowedForward? {
-        inputWindow(output, input: inputs[0], inside: false)
-            .map { WindowedForward(inputs: [$0], layer: self) }
+        guard let have = inputWindow(output, input: inputs[0], inside: false) else { return nil }
+        var placed = self
+        placed.window = geometry(reading: have, for: output, input: inputs[0])
+        return WindowedForward(inputs: [have], layer: placed)
+    }
+
+    /// Where the kernel reads on `x`: the whole map, or the window this variant was placed on.
+    private func geometry(_ x: Tensor) -> KernelGeometry {
+        let (_, h, w, _) = x.nhwc
+        return window ?? KernelGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
     }
 
     /// Where the kernel reads when `output` of the output map is computed from the input window
@@ -69,18 +79,13 @@ struct Conv2D: SlidingWindowLayer {
     func multiplyAdds(input: [Int], output: [Int]) -> Int { output[0] * output[1] * kernel.0 * kernel.1 * input[2] * output[2] }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
-        let x = inputs[0]
-        let (_, h, w, _) = x.nhwc
-        let g = KernelGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
-        return DirectConvolution(kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
-            .run(x, geometry: g, activation: activation)
+        DirectConvolution(kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
+            .run(inputs[0], geometry: geometry(inputs[0]), activation: activation)
     }
 
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool) -> LayerGradients {
-        let x = inputs[0]
-        let (_, h, w, _) = x.nhwc
-        let g = KernelGeometry(inH: h, inW: w, kernel: kernel, strides: strides, padding: padding)
+        let x = inputs[0], g = geometry(x)
         let dz = activation.backward(output: output, gradient: gradient)
         let dk = conv2dWeightGradient(x, dz, geometry: g)
         let dx = strides == (1, 1) ? conv2dInputGradientStrideOne(dz, kernel: parameters[0], geometry: g)

@@ -14,6 +14,8 @@ struct Conv2DTranspose: Layer {
     let useBias: Bool
     let kernelInitializer: Initializer
     let biasInitializer: Initializer
+    /// On a tile window (`windowed`): the input window it reads and the output window it computes; nil on whole maps.
+    private(set) var window: (input: TileWindow, output: TileWindow)?
 
     init(name: String, arguments a: inout LayerArguments) throws {
         self.name = name
@@ -35,6 +37,15 @@ struct Conv2DTranspose: Layer {
     /// How many leading pixels of the full scatter grid the output drops.
     func cropStart(kernel k: Int, stride s: Int) -> Int {
         padding == .valid ? 0 : k - 1 - min((s + k - 1) / 2, k - 1)
+    }
+
+    /// How many leading pixels of the scatter grid of `x` the output drops, per axis: the crop,
+    /// shifted when `x` holds `window.input` of the input and the output is `window.output`.
+    func scatterCrop(_ window: (input: TileWindow, output: TileWindow)?) -> (top: Int, left: Int) {
+        let top = cropStart(kernel: kernel.0, stride: strides.0), left = cropStart(kernel: kernel.1, stride: strides.1)
+        guard let window else { return (top, left) }
+        return (top + window.output.rows.lowerBound - window.input.rows.lowerBound * strides.0,
+                left + window.output.cols.lowerBound - window.input.cols.lowerBound * strides.1)
     }
 
     var convolution: ConvolutionFusion? {
@@ -65,7 +76,10 @@ struct Conv2DTranspose: Layer {
             let (first, last) = (max(0, reached), min(size - 1, end))
             return first <= last ? first..<(last + 1) : first..<first
         }
-        return WindowedForward(inputs: [TileWindow(rows: axis(.rows), cols: axis(.columns))], layer: self)
+        let have = TileWindow(rows: axis(.rows), cols: axis(.columns))
+        var placed = self
+        placed.window = (have, output)
+        return WindowedForward(inputs: [have], layer: placed)
     }
 
     func multiplyAdds(input: [Int], output: [Int]) -> Int { input[0] * input[1] * kernel.0 * kernel.1 * input[2] * output[2] }
@@ -86,7 +100,7 @@ struct Conv2DTranspose: Layer {
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         TransposedConvolution(self, kernel: parameters[0], bias: useBias ? parameters[1].scalars : nil)
-            .run(inputs[0], epilogue: Epilogue(activation: activation))
+            .run(inputs[0], epilogue: Epilogue(activation: activation), window: window)
     }
 
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
@@ -95,9 +109,9 @@ struct Conv2DTranspose: Layer {
         let (n, h, w, cin) = x.nhwc
         let dz = activation.backward(output: output, gradient: gradient)
         var dx = Tensor(zeros: x.shape), dk = Tensor(zeros: parameters[0].shape)
-        let (kh, kw) = kernel, (sh, sw) = strides
+        let (kh, kw) = kernel, (sh, sw) = strides, crop = scatterCrop(window)
         let geometry = ScatterGeometry(n: n, h: h, w: w, cin: cin, oh: output.shape[1], ow: output.shape[2], kh: kh, kw: kw, sh: sh, sw: sw,
-                                       top: cropStart(kernel: kh, stride: sh), left: cropStart(kernel: kw, stride: sw), coutPadded: filters)
+                                       top: crop.top, left: crop.left, coutPadded: filters)
         conv2dTransposeBackward(dx: &dx.scalars, dk: &dk.scalars, x: x.scalars, kernel: parameters[0].scalars, dz: dz.scalars, geometry)
         return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
     }

@@ -16,6 +16,8 @@ struct Dropout: PerPixelLayer {
     func outputShape(_ inputs: [Dims]) throws -> Dims { try single(inputs) }
 
     var isIdentityAtInference: Bool { true }
+    /// The mask is drawn position by position over the whole map, so a window would draw others.
+    var trainsOnWholeMaps: Bool { true }
 
     func forward(_ inputs: [Tensor], _ parameters: [Tensor], _ context: inout ForwardContext) throws -> Tensor {
         var y = inputs[0]

@@ -70,6 +70,9 @@ protocol Layer: Sendable {
     var isIdentityAtInference: Bool { get }
     /// In training mode the layer's output depends on the whole batch (BatchNormalization).
     var usesBatchStatistics: Bool { get }
+    /// In training mode the layer computes whole maps even when the output needs less of them:
+    /// its numbers depend on the whole map (batch statistics, a mask drawn per position).
+    var trainsOnWholeMaps: Bool { get }
 
     // What the inference plan fuses (InferencePlan.swift): a convolution, followed by a per-channel
     // affine, followed by an activation.
@@ -102,6 +105,7 @@ extension Layer {
     var isModelInput: Bool { false }
     var isIdentityAtInference: Bool { false }
     var usesBatchStatistics: Bool { false }
+    var trainsOnWholeMaps: Bool { usesBatchStatistics }
     var convolution: ConvolutionFusion? { nil }
     func inferenceAffine(_ parameters: [Tensor], channels: Int) -> (scale: [Float], shift: [Float])? { nil }
     var activationOnly: Activation? { nil }
