@@ -7,7 +7,11 @@
 func biasGradient(_ dz: Tensor) -> Tensor {
     let c = dz.shape.last!
     var db = [Float](repeating: 0, count: c)
-    for p in 0..<(dz.count / max(c, 1)) { for ch in 0..<c { db[ch] += dz.scalars[p * c + ch] } }
+    db.withUnsafeMutableBufferPointer { db in
+        dz.scalars.withUnsafeBufferPointer { dz in
+            for p in 0..<(dz.count / max(c, 1)) { axpy(c, 1, dz.baseAddress! + p * c, db.baseAddress!) }
+        }
+    }
     return Tensor(shape: [c], scalars: db)
 }
 

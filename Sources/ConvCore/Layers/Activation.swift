@@ -40,7 +40,23 @@ public enum Activation: String, CaseIterable, Sendable {
     func backward(output: Tensor, gradient: Tensor) -> Tensor {
         if self == .linear { return gradient }
         var g = gradient
-        for i in g.scalars.indices { g.scalars[i] *= derivative(output: output.scalars[i]) }
+        g.scalars.withUnsafeMutableBufferPointer { g in
+            output.scalars.withUnsafeBufferPointer { y in
+                let (g, y, n) = (g.baseAddress!, y.baseAddress!, g.count)
+                var i = 0
+                // ReLU, the common case, sixteen lanes at a time: the gradient where the output is positive.
+                if self == .relu {
+                    while i + 16 <= n {
+                        store16(load16(g + i).replacing(with: 0, where: load16(y + i) .<= 0), g + i)
+                        i += 16
+                    }
+                }
+                while i < n {
+                    g[i] *= derivative(output: y[i])
+                    i += 1
+                }
+            }
+        }
         return g
     }
 

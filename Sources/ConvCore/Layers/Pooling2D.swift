@@ -90,24 +90,43 @@ private func pool2dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Fl
 }
 
 /// dx for dz [n, outH, outW, c]: each gradient to its window's first largest input (max) or
-/// spread evenly over the window (average).
+/// spread evenly over the window (average). Sixteen channels at a time; the max finds the
+/// largest value first, then gives the gradient to the first pixel that holds it.
 private func pool2dBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dz: UnsafePointer<Float>,
                             kind: PoolKind, n: Int, c: Int, _ g: KernelGeometry) {
     for p in 0..<(n * g.outH * g.outW) {
         let (b, oy, ox) = (p / (g.outH * g.outW), p / g.outW % g.outH, p % g.outW)
         let (rows, cols) = poolWindow(oy, ox, g)
         let count = Float(rows.count * cols.count)
-        for ch in 0..<c {
+        func offset(_ iy: Int, _ ix: Int) -> Int { ((b * g.inH + iy) * g.inW + ix) * c }
+        var ch = 0
+        while ch + 16 <= c {
+            let d = load16(dz + p * c + ch)
+            if kind == .max {
+                var best = load16(x + offset(rows.lowerBound, cols.lowerBound) + ch)
+                for iy in rows { for ix in cols { best = pointwiseMax(best, load16(x + offset(iy, ix) + ch)) } }
+                var open = SIMDMask<SIMD16<Int32>>(repeating: true)
+                for iy in rows {
+                    for ix in cols {
+                        let at = offset(iy, ix) + ch, hit = open .& (load16(x + at) .== best)
+                        store16(load16(dx + at) + SIMD16<Float>.zero.replacing(with: d, where: hit), dx + at)
+                        open = open .& .!hit
+                    }
+                }
+            } else {
+                let spread = d / SIMD16(repeating: count)
+                for iy in rows { for ix in cols { store16(load16(dx + offset(iy, ix) + ch) + spread, dx + offset(iy, ix) + ch) } }
+            }
+            ch += 16
+        }
+        for ch in ch..<c {
             let d = dz[p * c + ch]
             if kind == .max {
-                var at = ((b * g.inH + rows.lowerBound) * g.inW + cols.lowerBound) * c + ch
-                for iy in rows {
-                    for ix in cols where x[((b * g.inH + iy) * g.inW + ix) * c + ch] > x[at] { at = ((b * g.inH + iy) * g.inW + ix) * c + ch }
-                }
+                var at = offset(rows.lowerBound, cols.lowerBound) + ch
+                for iy in rows { for ix in cols where x[offset(iy, ix) + ch] > x[at] { at = offset(iy, ix) + ch } }
                 dx[at] += d
             } else {
-                let share = d / count
-                for iy in rows { for ix in cols { dx[((b * g.inH + iy) * g.inW + ix) * c + ch] += share } }
+                for iy in rows { for ix in cols { dx[offset(iy, ix) + ch] += d / count } }
             }
         }
     }
