@@ -1,10 +1,8 @@
-// The Conv2D forward kernel: direct convolution, NHWC, register-blocked. Six output pixels times
-// sixteen output channels stay in six SIMD16 accumulators while the kernel taps and input channels
-// stream past: each input value is broadcast and multiplied with one weight vector. Six is what
-// fits AVX2's sixteen registers (12 for the sums, 2 for the weights, 1 for the broadcast); more
-// spills to the stack and runs at a third of the speed. The six pixels are consecutive in output
-// order, across rows and tiles, so a narrow tile window (8 pixels wide deep in a U-Net) wastes no
-// lanes on a ragged last block. The input is zero-padded once so the inner loops have no bounds
+// The Conv2D forward kernel: direct convolution, NHWC, register-blocked (RegisterBlock.swift: six
+// output pixels times sixteen output channels on AVX2, twelve on AVX-512) while the kernel taps
+// and input channels stream past. The block's pixels are consecutive in output order, across rows
+// and tiles, so a narrow tile window (8 pixels wide deep in a U-Net) wastes no lanes on a ragged
+// last block. The input is zero-padded once so the inner loops have no bounds
 // checks, and the weights are packed once, with the output channels rounded up to 16 so every
 // vector is whole. The sums start from the bias and leave through the epilogue.
 
@@ -17,8 +15,6 @@ struct DirectConvolution: Sendable {
     let weights: AlignedStorage
     /// Bias [coutPadded].
     let bias: AlignedStorage
-
-    static let pixelsPerBlock = 6
 
     init(kernel: Tensor, bias: [Float]?) {
         (kh, kw) = (kernel.shape[0], kernel.shape[1])
@@ -63,41 +59,23 @@ struct DirectConvolution: Sendable {
 ///
 /// out is [pixels, cout]; padded is the zero-padded input, where one kernel row's taps are `span`
 /// (= kw * cin) contiguous floats and the next kernel row starts `rowStride` floats later; weights
-/// is [kh * span, coutPadded] with zeros past cout; bias is [coutPadded]. Pixels go six at a time
-/// in output order; the last block repeats its last pixel and stores only its own.
+/// is [kh * span, coutPadded] with zeros past cout; bias is [coutPadded]. Pixels go a register
+/// block at a time in output order; the last block repeats its last pixel and stores only its own.
 func conv2dForward(out: UnsafeMutablePointer<Float>, padded: UnsafePointer<Float>, origins: UnsafePointer<Int>,
                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                    pixels: Int, kh: Int, span: Int, rowStride: Int, cout: Int, coutPadded: Int, epilogue: PreparedEpilogue) {
-    let block = DirectConvolution.pixelsPerBlock
+    let block = BlockSums.count
     for p0 in stride(from: 0, to: pixels, by: block) {
         let count = min(block, pixels - p0)
-        let i0 = padded + origins[p0], i1 = padded + origins[p0 + min(1, count - 1)], i2 = padded + origins[p0 + min(2, count - 1)]
-        let i3 = padded + origins[p0 + min(3, count - 1)], i4 = padded + origins[p0 + min(4, count - 1)], i5 = padded + origins[p0 + min(5, count - 1)]
+        let inputs = blockInputs(count: count) { padded + origins[p0 + $0] }
         for co0 in stride(from: 0, to: coutPadded, by: 16) {
-            let b = load16(bias + co0)
-            var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b
+            var sums = BlockSums(repeating: load16(bias + co0))
             for ky in 0..<kh {
                 let row = ky * rowStride
-                var w = weights + ky * span * coutPadded + co0
-                for t in row..<(row + span) {
-                    let wv = load16(w)
-                    // addingProduct, not += *: Swift does not fuse the latter into an FMA.
-                    a0 = a0.addingProduct(SIMD16(repeating: i0[t]), wv)
-                    a1 = a1.addingProduct(SIMD16(repeating: i1[t]), wv)
-                    a2 = a2.addingProduct(SIMD16(repeating: i2[t]), wv)
-                    a3 = a3.addingProduct(SIMD16(repeating: i3[t]), wv)
-                    a4 = a4.addingProduct(SIMD16(repeating: i4[t]), wv)
-                    a5 = a5.addingProduct(SIMD16(repeating: i5[t]), wv)
-                    w += coutPadded
-                }
+                accumulate(&sums, inputs, row..<(row + span), weights: weights + ky * span * coutPadded + co0, weightStride: coutPadded)
             }
             let lanes = min(16, cout - co0), o = out + p0 * cout + co0, group = co0 / 16
-            epilogue.store(a0, group: group, lanes: lanes, to: o)
-            if count > 1 { epilogue.store(a1, group: group, lanes: lanes, to: o + cout) }
-            if count > 2 { epilogue.store(a2, group: group, lanes: lanes, to: o + 2 * cout) }
-            if count > 3 { epilogue.store(a3, group: group, lanes: lanes, to: o + 3 * cout) }
-            if count > 4 { epilogue.store(a4, group: group, lanes: lanes, to: o + 4 * cout) }
-            if count > 5 { epilogue.store(a5, group: group, lanes: lanes, to: o + 5 * cout) }
+            for j in 0..<count { epilogue.store(sums[j], group: group, lanes: lanes, to: o + j * cout) }
         }
     }
 }

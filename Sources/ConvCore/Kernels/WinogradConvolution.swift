@@ -4,8 +4,8 @@
 // fewer, for a few additions in the transforms. The kernel is transformed once (U = G g Gᵀ, per
 // input and output channel); the input patches and the products are transformed per block of
 // tiles. What remains is 16 independent products, one per position ξ of the 4x4 transform:
-// M[ξ][t][co] = Σ_ci V[ξ][t][ci] U[ξ][ci][co], register-blocked as the direct kernel is (six tiles
-// times sixteen output channels in six SIMD16 sums, the inner loop over input channels). Tiles go
+// M[ξ][t][co] = Σ_ci V[ξ][t][ci] U[ξ][ci][co], register-blocked as the direct kernel is (RegisterBlock.swift:
+// six or twelve tiles times sixteen output channels, the inner loop over input channels). Tiles go
 // in chunks small enough that V and M stay in the L2 cache. The result equals the direct kernel's
 // up to float rounding.
 //
@@ -22,7 +22,7 @@ struct WinogradConvolution: Sendable {
     /// Bias [coutPadded].
     let bias: AlignedStorage
 
-    /// Tiles (2x2 output blocks) transformed at a time; a multiple of the six the products block.
+    /// Tiles (2x2 output blocks) transformed at a time; a multiple of the six or twelve the products block.
     static let chunk = 24
 
     /// Whether a convolution of this shape gains from the transform: 3x3, stride 1, and enough
@@ -138,35 +138,18 @@ func winogradInputTransform(patch: UnsafePointer<Float>, rowStride: Int, cin: In
 }
 
 /// M[t][co] = Σ_ci V[t][ci] U[ci][co] for one position ξ: V is [tiles, cin], U [cin, coutPadded],
-/// M row t at `to + t * tileStride`. Six tiles and sixteen output channels per block; the last
-/// block repeats its last tile and stores only its own.
+/// M row t at `to + t * tileStride`. A register block of tiles and sixteen output channels at a
+/// time; the last block repeats its last tile and stores only its own.
 func winogradProducts(patches: UnsafePointer<Float>, weights: UnsafePointer<Float>, tiles: Int, cin: Int, coutPadded: Int,
                       to: UnsafeMutablePointer<Float>, tileStride: Int) {
-    for t0 in stride(from: 0, to: tiles, by: 6) {
-        let count = min(6, tiles - t0)
-        let v0 = patches + t0 * cin, v1 = patches + (t0 + min(1, count - 1)) * cin, v2 = patches + (t0 + min(2, count - 1)) * cin
-        let v3 = patches + (t0 + min(3, count - 1)) * cin, v4 = patches + (t0 + min(4, count - 1)) * cin
-        let v5 = patches + (t0 + min(5, count - 1)) * cin
+    for t0 in stride(from: 0, to: tiles, by: BlockSums.count) {
+        let count = min(BlockSums.count, tiles - t0)
+        let inputs = blockInputs(count: count) { patches + (t0 + $0) * cin }
         for co0 in stride(from: 0, to: coutPadded, by: 16) {
-            var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-            var w = weights + co0
-            for ci in 0..<cin {
-                let u = load16(w)
-                a0 = a0.addingProduct(SIMD16(repeating: v0[ci]), u)
-                a1 = a1.addingProduct(SIMD16(repeating: v1[ci]), u)
-                a2 = a2.addingProduct(SIMD16(repeating: v2[ci]), u)
-                a3 = a3.addingProduct(SIMD16(repeating: v3[ci]), u)
-                a4 = a4.addingProduct(SIMD16(repeating: v4[ci]), u)
-                a5 = a5.addingProduct(SIMD16(repeating: v5[ci]), u)
-                w += coutPadded
-            }
+            var sums = BlockSums(repeating: .zero)
+            accumulate(&sums, inputs, 0..<cin, weights: weights + co0, weightStride: coutPadded)
             let o = to + t0 * tileStride + co0
-            store16(a0, o)
-            if count > 1 { store16(a1, o + tileStride) }
-            if count > 2 { store16(a2, o + 2 * tileStride) }
-            if count > 3 { store16(a3, o + 3 * tileStride) }
-            if count > 4 { store16(a4, o + 4 * tileStride) }
-            if count > 5 { store16(a5, o + 5 * tileStride) }
+            for j in 0..<count { store16(sums[j], o + j * tileStride) }
         }
     }
 }
