@@ -104,13 +104,20 @@ private func pool2dBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Fl
             let d = load16(dz + p * c + ch)
             if kind == .max {
                 var best = load16(x + offset(rows.lowerBound, cols.lowerBound) + ch)
-                for iy in rows { for ix in cols { best = pointwiseMax(best, load16(x + offset(iy, ix) + ch)) } }
-                var open = SIMDMask<SIMD16<Int32>>(repeating: true)
                 for iy in rows {
                     for ix in cols {
-                        let at = offset(iy, ix) + ch, hit = open .& (load16(x + at) .== best)
-                        store16(load16(dx + at) + SIMD16<Float>.zero.replacing(with: d, where: hit), dx + at)
-                        open = open .& .!hit
+                        // A select, not pointwiseMax: that one compiles to a loop over the lanes.
+                        let v = load16(x + offset(iy, ix) + ch)
+                        best.replace(with: v, where: v .> best)
+                    }
+                }
+                // What is still to give, per lane: the gradient until a pixel holding the maximum took it.
+                var left = d
+                for iy in rows {
+                    for ix in cols {
+                        let at = offset(iy, ix) + ch, hit = load16(x + at) .== best
+                        store16(load16(dx + at) + SIMD16<Float>.zero.replacing(with: left, where: hit), dx + at)
+                        left.replace(with: 0, where: hit)
                     }
                 }
             } else {
