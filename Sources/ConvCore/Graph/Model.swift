@@ -159,9 +159,10 @@ public struct Model: Sendable {
                 }
                 addWindow(g, into: &grads[node]!, top: read.rows.lowerBound - have.rows.lowerBound,
                           left: read.cols.lowerBound - have.cols.lowerBound)
-            } else if var existing = grads[node] {
-                for i in existing.scalars.indices { existing.scalars[i] += g.scalars[i] }
-                grads[node] = existing
+            } else if grads[node] != nil {
+                grads[node]!.scalars.withUnsafeMutableBufferPointer { sum in
+                    g.scalars.withUnsafeBufferPointer { g in for i in sum.indices { sum[i] += g[i] } }
+                }
             } else {
                 grads[node] = g
             }

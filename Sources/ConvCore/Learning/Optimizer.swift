@@ -39,7 +39,7 @@ public struct Optimizer: Sendable {
                 for i in value.indices { value[i] -= learningRate * g[i] }
                 return
             }
-            var m = slots["\(name).velocity"] ?? [Float](repeating: 0, count: value.count)
+            var m = slot("\(name).velocity", count: value.count)
             for i in value.indices {
                 m[i] = m[i] * momentum - learningRate * g[i]
                 value[i] += nesterov ? m[i] * momentum - learningRate * g[i] : m[i]
@@ -48,16 +48,29 @@ public struct Optimizer: Sendable {
         case .adam:
             let step = Float(iterations + 1)
             let alpha = learningRate * (1 - powf(beta2, step)).squareRoot() / (1 - powf(beta1, step))
-            var m = slots["\(name).m"] ?? [Float](repeating: 0, count: value.count)
-            var v = slots["\(name).v"] ?? [Float](repeating: 0, count: value.count)
-            for i in value.indices {
-                m[i] += (g[i] - m[i]) * (1 - beta1)
-                v[i] += (g[i] * g[i] - v[i]) * (1 - beta2)
-                value[i] -= (m[i] * alpha) / (v[i].squareRoot() + epsilon)
+            var m = slot("\(name).m", count: value.count), v = slot("\(name).v", count: value.count)
+            let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
+            value.withUnsafeMutableBufferPointer { value in
+                m.withUnsafeMutableBufferPointer { m in
+                    v.withUnsafeMutableBufferPointer { v in
+                        g.withUnsafeBufferPointer { g in
+                            for i in value.indices {
+                                m[i] += (g[i] - m[i]) * (1 - beta1)
+                                v[i] += (g[i] * g[i] - v[i]) * (1 - beta2)
+                                value[i] -= (m[i] * alpha) / (v[i].squareRoot() + epsilon)
+                            }
+                        }
+                    }
+                }
             }
             slots["\(name).m"] = m
             slots["\(name).v"] = v
         }
+    }
+
+    /// The slot taken out of the table (zeros the first time), so updating it copies nothing.
+    private mutating func slot(_ key: String, count: Int) -> [Float] {
+        slots.removeValue(forKey: key) ?? [Float](repeating: 0, count: count)
     }
 
     /// Marks the end of one step (all parameters updated).
