@@ -24,23 +24,26 @@ public struct Trainer: Sendable {
         return value
     }
 
-    /// The same step with the batch split across `pool`: each thread runs the forward and
-    /// backward pass on its share, and the shares' gradients are summed in part order, weighted by
-    /// their sizes (the batch mean the single-threaded step takes), so a run is reproducible for a
-    /// given thread count. Dropout masks come from one generator per part, drawn from the
-    /// trainer's. BatchNormalization's batch statistics and the sums of its backward pass are the
-    /// whole batch's: the shares add theirs up at each such layer (ShareReduction), so the step
-    /// equals the one-thread step up to rounding.
+    /// The same step with the batch split across `pool`: the threads run the forward and
+    /// backward pass on shares of it, and the shares' gradients are summed in part order, weighted
+    /// by their sizes (the batch mean the single-threaded step takes), so a run is reproducible for
+    /// a given thread count. A share is at most `shareTiles` tiles, so its activations stay in the
+    /// core's caches (a batch of 64 on two threads goes as four shares). Dropout masks come from
+    /// one generator per part, drawn from the trainer's. BatchNormalization's batch statistics and
+    /// the sums of its backward pass are the whole batch's: one share per thread, all at once,
+    /// add theirs up at each such layer (ShareReduction), so the step equals the one-thread step up
+    /// to rounding.
     @discardableResult
     public mutating func step(inputs: [Tensor], targets: [Tensor], pool: WorkerPool) throws -> Float {
         let batch = inputs.first?.shape.first ?? 0
-        let parts = min(pool.threads, batch)
+        let model = self.model
+        let batchStatistics = model.graph.nodes.contains(where: { $0.layer.usesBatchStatistics })
+        let parts = min(batch, batchStatistics ? pool.threads : max(pool.threads, (batch + Self.shareTiles - 1) / Self.shareTiles))
         guard parts > 1 else { return try step(inputs: inputs, targets: targets) }
         let bounds = (0...parts).map { $0 * batch / parts }
         var seeds: [UInt64] = []
         for _ in 0..<parts { seeds.append(generator.next()) }
-        let model = self.model
-        let reduction = model.graph.nodes.contains(where: { $0.layer.usesBatchStatistics }) ? ShareReduction(parts: parts) : nil
+        let reduction = batchStatistics ? ShareReduction(parts: parts) : nil
         let shares = try pool.map(parts: parts) { p in
             let range = bounds[p]..<bounds[p + 1]
             var share = model
@@ -76,6 +79,9 @@ public struct Trainer: Sendable {
         apply(total)
         return value
     }
+
+    /// The most tiles a share of a split batch takes through the graph (without BatchNormalization).
+    static let shareTiles = 16
 
     /// The loss on a batch in inference mode, without training.
     public func evaluate(inputs: [Tensor], targets: [Tensor]) throws -> Float {
