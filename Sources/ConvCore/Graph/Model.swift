@@ -144,8 +144,9 @@ public struct Model: Sendable {
 
     /// Reverse mode through the graph: gradients of a scalar loss with respect to every input and
     /// parameter, given its gradients with respect to the outputs. A tensor read by several layers
-    /// sums their gradients.
-    func backward(_ tape: Tape, outputGradients: [Tensor]) -> Gradients {
+    /// sums their gradients. `inputGradients: false` (training) leaves the gradients with respect
+    /// to the model's inputs out (zeros), and with them what only they need.
+    func backward(_ tape: Tape, outputGradients: [Tensor], inputGradients: Bool = true) -> Gradients {
         let nodes = graph.nodes
         var grads = [Tensor?](repeating: nil, count: nodes.count)
         /// Adds `g`, the gradient of the window `read` of node's map, to the gradient of the
@@ -173,11 +174,18 @@ public struct Model: Sendable {
             guard let g = grads[i] else { continue }
             let node = nodes[i], window = tape.windows?[i]
             let dxs: [Tensor]
+            let layer = window?.layer ?? node.layer
+            if !inputGradients, node.inputs.allSatisfy({ nodes[$0].isInput }),
+               let gradients = layer.parameterGradients(tape.inputs[i]!, parameters[i], output: tape.values[i]!, gradient: g) {
+                parameterGrads[i] = gradients
+                grads[i] = nil
+                continue
+            }
             if window != nil && window!.layer == nil {
                 dxs = [g] // the output window is the input window as it is
             } else {
-                let result = (window?.layer ?? node.layer).backward(tape.inputs[i]!, parameters[i], output: tape.values[i]!, gradient: g,
-                                                                    saved: tape.saved[i], training: tape.training, share: tape.share)
+                let result = layer.backward(tape.inputs[i]!, parameters[i], output: tape.values[i]!, gradient: g,
+                                            saved: tape.saved[i], training: tape.training, share: tape.share)
                 parameterGrads[i] = result.parameters
                 dxs = result.inputs
             }

@@ -87,9 +87,18 @@ struct Conv2D: SlidingWindowLayer {
                   saved: Tensor?, training: Bool) -> LayerGradients {
         let x = inputs[0], g = geometry(x)
         let dz = activation.backward(output: output, gradient: gradient)
-        let dk = conv2dWeightGradient(x, dz, geometry: g)
         let dx = strides == (1, 1) ? conv2dInputGradientStrideOne(dz, kernel: parameters[0], geometry: g)
                                    : conv2dInputGradient(dz, kernel: parameters[0], geometry: g, inputShape: x.shape)
-        return LayerGradients(inputs: [dx], parameters: useBias ? [dk, biasGradient(dz)] : [dk])
+        return LayerGradients(inputs: [dx], parameters: kernelAndBiasGradients(x, dz))
+    }
+
+    func parameterGradients(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor) -> [Tensor]? {
+        kernelAndBiasGradients(inputs[0], activation.backward(output: output, gradient: gradient))
+    }
+
+    /// dK and db from the input and the gradient before the activation.
+    private func kernelAndBiasGradients(_ x: Tensor, _ dz: Tensor) -> [Tensor] {
+        let dk = conv2dWeightGradient(x, dz, geometry: geometry(x))
+        return useBias ? [dk, biasGradient(dz)] : [dk]
     }
 }

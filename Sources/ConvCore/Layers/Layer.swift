@@ -49,6 +49,9 @@ protocol Layer: Sendable {
     /// gradient depends on the whole batch reduces through `share` (the default ignores it).
     func backward(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor,
                   saved: Tensor?, training: Bool, share: ShareSlot?) -> LayerGradients
+    /// Only the parameters' gradients, for a layer whose input gradients nobody reads (one that
+    /// reads the model's input, in training); nil: the layer has no cheaper way than `backward`.
+    func parameterGradients(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor) -> [Tensor]?
 
     // Positions and cost (LayerGeometry.swift; the defaults there are the safe answers).
 
@@ -101,6 +104,7 @@ extension Layer {
                   saved: Tensor?, training: Bool, share: ShareSlot?) -> LayerGradients {
         backward(inputs, parameters, output: output, gradient: gradient, saved: saved, training: training)
     }
+    func parameterGradients(_ inputs: [Tensor], _ parameters: [Tensor], output: Tensor, gradient: Tensor) -> [Tensor]? { nil }
     func parameters(_ inputs: [Dims]) throws -> [ParameterSpec] { [] }
     var isModelInput: Bool { false }
     var isIdentityAtInference: Bool { false }

@@ -103,7 +103,7 @@ public struct Trainer: Sendable {
             total += value
             outputGradients.append(gradient)
         }
-        return (total, model.backward(tape, outputGradients: outputGradients).parameters)
+        return (total, model.backward(tape, outputGradients: outputGradients, inputGradients: false).parameters)
     }
 
     private mutating func apply(_ gradients: [[Tensor]]) {
