@@ -99,7 +99,7 @@ public final class Daemon: Service, @unchecked Sendable {
         defer { hangup.cancel() }
 
         let watcher = try InboxWatcher(inbox: inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds,
-                                       warn: { [logger] in logger.warning("\($0)") })
+                                       mode: settings.watch, pollSeconds: settings.pollSeconds, warn: { [logger] in logger.warning("\($0)") })
         // Ready once the inbox is watched, and before the watcher thread's first WATCHDOG=1.
         notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
         let finished = DispatchGroup()

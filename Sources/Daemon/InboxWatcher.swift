@@ -7,11 +7,17 @@
 // refused, so the daemon can fail it with the reason instead of reading through it. Nothing is
 // passed over in silence: subfolders and files directly in the inbox are said once each. Names
 // may be any bytes (see FileName.decode).
+//
+// With `watch: poll` (a network file system: inotify sees only this host's own writes) there is
+// no inotify at all: every style folder is listed each `pollSeconds`, and a file is handed over
+// once it has kept its size and mtime across two listings at least `stable` seconds apart. Its
+// mtime is not compared with this host's clock, which may differ from the file server's.
 
 import Foundation
 import Glibc
 import Imaging
 import JobStore
+import Settings
 
 final class InboxWatcher: @unchecked Sendable { // used by the watcher thread only
     /// What the watcher hands over.
@@ -25,6 +31,9 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     let inbox: Folder
     let styles: () -> [String]
     let stable: Double
+    let mode: WatchMode
+    let pollSeconds: Double
+    private var lastListing = Date.distantPast
     /// Hears each problem once (a style folder that is a link, a subfolder, a file directly in the inbox).
     let warn: (String) -> Void
     private let fd: Int32
@@ -33,15 +42,20 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     private var candidates: [String: (style: String, name: String, identity: FileIdentity, since: Double)] = [:]
     private var warned: Set<String> = []
 
-    init(inbox: Folder, styles: @escaping () -> [String], stable: Double, warn: @escaping (String) -> Void = { _ in }) throws {
-        (self.inbox, self.styles, self.stable, self.warn) = (inbox, styles, stable, warn)
-        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
-        root = addWatch(inbox)
+    init(inbox: Folder, styles: @escaping () -> [String], stable: Double, mode: WatchMode = .inotify, pollSeconds: Double = 2,
+         warn: @escaping (String) -> Void = { _ in }) throws {
+        (self.inbox, self.styles, self.stable, self.mode, self.pollSeconds, self.warn) = (inbox, styles, stable, mode, pollSeconds, warn)
+        if mode == .inotify {
+            fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            guard fd >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
+            root = addWatch(inbox)
+        } else {
+            fd = -1
+        }
         rescan()
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     static func ignored(_ name: String) -> Bool {
         let lower = name.lowercased()
@@ -51,6 +65,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
 
     /// Watches the folder itself (through its descriptor: the name may have been replaced since).
     private func addWatch(_ folder: Folder) -> Int32 {
+        guard fd >= 0 else { return -1 }
         let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_ONLYDIR)
         return inotify_add_watch(fd, "/proc/self/fd/\(folder.descriptor)", mask)
     }
@@ -61,6 +76,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
 
     /// Watches every style folder (creating those of known styles) and makes every file present a candidate.
     func rescan() {
+        lastListing = Date()
         for style in styles() where inbox.entry(style) == nil { _ = try? inbox.subfolder(style) }
         for name in inbox.names() where !Self.ignored(name) { look(atTopLevel: name) }
     }
@@ -76,7 +92,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
         if let current = watched[name] {
             var f = stat()
             if fstat(current.folder.descriptor, &f) == 0, FileIdentity(f).isSameFile(as: FileIdentity(s)) { return rescanStyle(name) }
-            inotify_rm_watch(fd, current.watch)
+            if fd >= 0 { inotify_rm_watch(fd, current.watch) }
             watched[name] = nil
         }
         guard let folder = try? inbox.subfolder(name, create: false) else { return }
@@ -99,11 +115,12 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
         }
     }
 
-    /// Reads pending events, then returns what is ready: regular files stable long enough, and
-    /// entries that are not regular files.
+    /// Reads pending events (or, polling, lists the folders when it is time), then returns what
+    /// is ready: regular files stable long enough, and entries that are not regular files.
     func poll() -> [Found] {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
+        if mode == .poll, Date().timeIntervalSince(lastListing) >= pollSeconds { rescan() }
+        var buffer = [UInt8](repeating: 0, count: fd >= 0 ? 64 * 1024 : 0)
+        while fd >= 0 {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             guard n > 0 else { break }
             var offset = 0
@@ -132,7 +149,8 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
                 candidates[key] = nil
             } else if identity != c.identity || c.since < 0 {
                 candidates[key] = (c.style, c.name, identity, now)
-            } else if now - c.since >= stable && now - identity.mtime >= stable {
+            } else if mode == .inotify ? now - c.since >= stable && now - identity.mtime >= stable
+                        : now - c.since >= max(stable, pollSeconds) && lastListing.timeIntervalSince1970 > c.since {
                 ready.append(.file(style: c.style, name: c.name, identity: identity))
                 candidates[key] = nil
             }

@@ -21,6 +21,10 @@ public struct Settings: Sendable {
     public var threads: Int
     public var stableSeconds: Double
     public var scanSeconds: Double
+    /// How the inbox is watched: inotify (local disks) or by listing it (network file systems).
+    public var watch: WatchMode
+    /// With `watch: poll`, how often the inbox is listed.
+    public var pollSeconds: Double
     public var maxMegapixels: Int
     public var attempts: Int
     /// Megabytes (MiB) the whole daemon may hold; jobs wait for room and larger ones fail.
@@ -50,6 +54,8 @@ public struct Settings: Sendable {
         ("threads", "conv-core threads per job (all cores)"),
         ("stable_seconds", "a new file counts once its size is unchanged this long (1)"),
         ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
+        ("watch", "inotify (local disks) or poll (NFS and other network file systems, whose other clients' writes inotify does not see) (inotify)"),
+        ("poll_seconds", "with watch: poll, the inbox is listed this often; a file counts once two listings this far apart saw the same size and mtime (2)"),
         ("max_megapixels", "larger images fail (250)"),
         ("attempts", "tries before a transient failure is final (3)"),
         ("memory_budget", "MiB the daemon may use; jobs wait for room, an image that needs more fails (1024)"),
@@ -123,6 +129,7 @@ public struct Settings: Sendable {
             work: try folder("work", "work"), models: try string("models", "Models"),
             workers: try count("workers", 2), threads: try count("threads", ProcessInfo.processInfo.activeProcessorCount),
             stableSeconds: try seconds("stable_seconds", 1, zero: true), scanSeconds: try seconds("scan_seconds", 10),
+            watch: try value("watch", .inotify, WatchMode.init(rawValue:), "inotify or poll"), pollSeconds: try seconds("poll_seconds", 2),
             maxMegapixels: try count("max_megapixels", 250), attempts: try count("attempts", 3),
             memoryBudget: try count("memory_budget", 1024, atLeast: 256),
             checkpointSeconds: try seconds("checkpoint_seconds", 1, zero: true),
@@ -146,6 +153,14 @@ public struct Settings: Sendable {
             line.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_.-]*)\s*:/).map { String($0.1) }
         }
     }
+}
+
+/// How the daemon finds new files in the inbox.
+public enum WatchMode: String, Sendable {
+    /// Events from the kernel: at once, but only for writes made on this host.
+    case inotify
+    /// Listing the folders every `poll_seconds`: sees files written by any host of a shared folder.
+    case poll
 }
 
 /// What the daemon does with an inbox file whose job is done.
