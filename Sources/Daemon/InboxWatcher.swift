@@ -31,12 +31,12 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     let inbox: Folder
     let styles: () -> [String]
     let stable: Double
-    let mode: WatchMode
     let pollSeconds: Double
     private var lastListing = Date.distantPast
     /// Hears each problem once (a style folder that is a link, a subfolder, a file directly in the inbox).
     let warn: (String) -> Void
-    private let fd: Int32
+    /// The inotify descriptor; nil when the inbox is polled (`watch: poll`).
+    private let inotify: Int32?
     private var watched: [String: (folder: Folder, watch: Int32)] = [:]
     private var root: Int32 = -1
     private var candidates: [String: (style: String, name: String, identity: FileIdentity, since: Double)] = [:]
@@ -44,18 +44,20 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
 
     init(inbox: Folder, styles: @escaping () -> [String], stable: Double, mode: WatchMode = .inotify, pollSeconds: Double = 2,
          warn: @escaping (String) -> Void = { _ in }) throws {
-        (self.inbox, self.styles, self.stable, self.mode, self.pollSeconds, self.warn) = (inbox, styles, stable, mode, pollSeconds, warn)
-        if mode == .inotify {
-            fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        (self.inbox, self.styles, self.stable, self.pollSeconds, self.warn) = (inbox, styles, stable, pollSeconds, warn)
+        switch mode {
+        case .inotify:
+            let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
             guard fd >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
+            inotify = fd
             root = addWatch(inbox)
-        } else {
-            fd = -1
+        case .poll:
+            inotify = nil
         }
         rescan()
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { if let inotify { close(inotify) } }
 
     static func ignored(_ name: String) -> Bool {
         let lower = name.lowercased()
@@ -65,9 +67,9 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
 
     /// Watches the folder itself (through its descriptor: the name may have been replaced since).
     private func addWatch(_ folder: Folder) -> Int32 {
-        guard fd >= 0 else { return -1 }
+        guard let inotify else { return -1 }
         let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_ONLYDIR)
-        return inotify_add_watch(fd, "/proc/self/fd/\(folder.descriptor)", mask)
+        return inotify_add_watch(inotify, "/proc/self/fd/\(folder.descriptor)", mask)
     }
 
     private func warnOnce(_ key: String, _ message: String) {
@@ -92,7 +94,7 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
         if let current = watched[name] {
             var f = stat()
             if fstat(current.folder.descriptor, &f) == 0, FileIdentity(f).isSameFile(as: FileIdentity(s)) { return rescanStyle(name) }
-            if fd >= 0 { inotify_rm_watch(fd, current.watch) }
+            if let inotify { inotify_rm_watch(inotify, current.watch) }
             watched[name] = nil
         }
         guard let folder = try? inbox.subfolder(name, create: false) else { return }
@@ -118,10 +120,32 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
     /// Reads pending events (or, polling, lists the folders when it is time), then returns what
     /// is ready: regular files stable long enough, and entries that are not regular files.
     func poll() -> [Found] {
-        if mode == .poll, Date().timeIntervalSince(lastListing) >= pollSeconds { rescan() }
-        var buffer = [UInt8](repeating: 0, count: fd >= 0 ? 64 * 1024 : 0)
-        while fd >= 0 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if let inotify { readEvents(inotify) } else if Date().timeIntervalSince(lastListing) >= pollSeconds { rescan() }
+        // Re-check sizes: a file still being written is not stable.
+        let now = Date().timeIntervalSince1970
+        var ready: [Found] = []
+        for (key, c) in candidates {
+            guard let s = watched[c.style]?.folder.entry(c.name) else { candidates[key] = nil; continue }
+            let identity = FileIdentity(s)
+            if (s.st_mode & S_IFMT) != S_IFREG {
+                ready.append(.refused(style: c.style, name: c.name, identity: identity, reason: "not a regular file (\(fileKind(s.st_mode)))"))
+                candidates[key] = nil
+            } else if identity != c.identity || c.since < 0 {
+                candidates[key] = (c.style, c.name, identity, now)
+            } else if inotify != nil ? now - c.since >= stable && now - identity.mtime >= stable
+                        : now - c.since >= max(stable, pollSeconds) && lastListing.timeIntervalSince1970 > c.since {
+                ready.append(.file(style: c.style, name: c.name, identity: identity))
+                candidates[key] = nil
+            }
+        }
+        return ready
+    }
+
+    /// Makes candidates of the files the pending inotify events name.
+    private func readEvents(_ inotify: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
             guard n > 0 else { break }
             var offset = 0
             while offset + 16 <= n {
@@ -138,24 +162,6 @@ final class InboxWatcher: @unchecked Sendable { // used by the watcher thread on
                 if let style { consider(style: style, name: name) } else if !Self.ignored(name) { look(atTopLevel: name) }
             }
         }
-        // Re-check sizes: a file still being written is not stable.
-        let now = Date().timeIntervalSince1970
-        var ready: [Found] = []
-        for (key, c) in candidates {
-            guard let s = watched[c.style]?.folder.entry(c.name) else { candidates[key] = nil; continue }
-            let identity = FileIdentity(s)
-            if (s.st_mode & S_IFMT) != S_IFREG {
-                ready.append(.refused(style: c.style, name: c.name, identity: identity, reason: "not a regular file (\(fileKind(s.st_mode)))"))
-                candidates[key] = nil
-            } else if identity != c.identity || c.since < 0 {
-                candidates[key] = (c.style, c.name, identity, now)
-            } else if mode == .inotify ? now - c.since >= stable && now - identity.mtime >= stable
-                        : now - c.since >= max(stable, pollSeconds) && lastListing.timeIntervalSince1970 > c.since {
-                ready.append(.file(style: c.style, name: c.name, identity: identity))
-                candidates[key] = nil
-            }
-        }
-        return ready
     }
 
     private func rescanStyle(_ style: String) {

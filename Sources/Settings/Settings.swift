@@ -55,7 +55,7 @@ public struct Settings: Sendable {
         ("stable_seconds", "a new file counts once its size is unchanged this long (1)"),
         ("scan_seconds", "full rescan of the inbox as a safety net (10)"),
         ("watch", "inotify (local disks) or poll (NFS and other network file systems, whose other clients' writes inotify does not see) (inotify)"),
-        ("poll_seconds", "with watch: poll, the inbox is listed this often; a file counts once two listings this far apart saw the same size and mtime (2)"),
+        ("poll_seconds", "with watch: poll, the inbox is listed this often; a file counts once two listings at least max(stable_seconds, poll_seconds) apart saw the same size and mtime (2)"),
         ("max_megapixels", "larger images fail (250)"),
         ("attempts", "tries before a transient failure is final (3)"),
         ("memory_budget", "MiB the daemon may use; jobs wait for room, an image that needs more fails (1024)"),
