@@ -18,6 +18,12 @@
 // (and waits while the running jobs hold too much); images that need random access are decoded
 // into unnamed files in the work folder. A long job keeps its finished strips in work/job-N.strips
 // (a StripJournal), so the next attempt after a crash or a stop continues where it was.
+//
+// Each claim is a lease that the watcher thread renews every `heartbeat_seconds`. A job whose lease
+// was lost (this daemon was paused or cut off from the database past `lease_seconds`, and the
+// sweeper gave the job to another daemon) is stopped and its work dropped: no write about it is
+// accepted, and its output is refused just before it would be put in place. On a shared queue the
+// watcher thread also sweeps: claims that ran out go back to the queue, or fail after `attempts`.
 
 import CLinux
 import Foundation
@@ -32,7 +38,7 @@ import Synchronization
 /// The daemon as a service: it watches the inbox, runs jobs on its workers, moves sources out and recovers after a crash.
 public final class Daemon: Service, @unchecked Sendable {
     let settings: Settings
-    let store: JobStore
+    let store: any JobStore
     let registry: StyleRegistry
     let logger: Logger
     let id: String
@@ -42,6 +48,8 @@ public final class Daemon: Service, @unchecked Sendable {
     private let styleCache = Mutex<[String: (style: Style, digest: String)]>([:])
     private let inbox: Folder, outbox: Folder, archive: Folder, failed: Folder, work: Folder
     private let budget: MemoryBudget
+    /// The leases this daemon's workers hold, and those the store said were lost.
+    private let leases = Mutex((held: Set<Lease>(), lost: Set<Lease>()))
     /// Images from this size on keep their finished strips for a later attempt.
     static let journaledPixels = 4_000_000
     /// Found files are hashed and queued off the watcher thread, in order, on `queue`; a file
@@ -62,7 +70,7 @@ public final class Daemon: Service, @unchecked Sendable {
         // keeps them in per-thread arenas, and the next job's need comes on top (980 MB measured
         // for two 225-megapixel progressive JPEGs one after the other, 741 MB for one).
         tessera_map_large_blocks(1 << 20)
-        store = try JobStore(path: settings.database, group: settings.group)
+        store = try settings.openStore()
         (inbox, outbox, archive, failed) = try (Folder(configured: settings.inbox), Folder(configured: settings.outbox),
                                                 Folder(configured: settings.archive), Folder(configured: settings.failed))
         work = try Folder(configured: settings.work)
@@ -73,7 +81,35 @@ public final class Daemon: Service, @unchecked Sendable {
 
     /// Runs until graceful shutdown: running jobs go back to the queue and it returns.
     public func run() async throws {
-        try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName)
+        let watcher = try await onOwnThread { [self] in try start() }
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { [self] in reloadStyles() }
+        hangup.resume()
+        defer { hangup.cancel() }
+        // Ready once the inbox is watched, and before the watcher thread's first WATCHDOG=1.
+        notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
+        let finished = DispatchGroup()
+        let watch = Thread { [self] in watchLoop(watcher); finished.leave() }
+        finished.enter(); watch.start()
+        for n in 0..<settings.workers {
+            let worker = Thread { [self] in workLoop(name: "\(id)/\(n)"); finished.leave() }
+            finished.enter(); worker.start()
+        }
+        try? await gracefulShutdown()
+        logger.info("stopping: running jobs go back to the queue")
+        notifier.send("STOPPING=1")
+        stopping.withLock { $0 = true }
+        wake.broadcast()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in finished.notify(queue: .global()) { c.resume() } }
+        _ = try? await onOwnThread { [self] in try store.daemonStopped(id: id) }
+        logger.info("stopped")
+    }
+
+    /// What the daemon does before it takes jobs: registers itself, takes back what a crash left
+    /// (jobs, temporaries, strips, unmoved sources), loads the styles and watches the inbox.
+    private func start() throws -> InboxWatcher {
+        try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName, version: Self.version)
         let recovered = try store.recoverRunning()
         for root in [outbox, failed, inbox] { // outputs and error files go through temporaries, deleted sources too
             for style in root.names() {
@@ -90,34 +126,15 @@ public final class Daemon: Service, @unchecked Sendable {
         for job in try store.unsettled(under: settings.inbox) { settle(job) }
         for job in try store.unsettled(under: settings.failed) where job.status == .done { settle(job) } // retried, then cut short
         reloadStyles()
-        logger.info("tessera daemon started", metadata: ["database": "\(settings.database)", "inbox": "\(settings.inbox)",
+        store.onNewJobs { [wake] in wake.broadcast() }
+        logger.info("tessera daemon started", metadata: ["store": "\(settings.store)", "inbox": "\(settings.inbox)",
                                                        "styles": "\(registry.names().joined(separator: ","))", "requeued": "\(recovered)"])
-        signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangup.setEventHandler { [self] in reloadStyles() }
-        hangup.resume()
-        defer { hangup.cancel() }
-
-        let watcher = try InboxWatcher(inbox: inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds,
-                                       mode: settings.watch, pollSeconds: settings.pollSeconds, warn: { [logger] in logger.warning("\($0)") })
-        // Ready once the inbox is watched, and before the watcher thread's first WATCHDOG=1.
-        notifier.send("READY=1\nSTATUS=watching \(settings.inbox)\nMAINPID=\(getpid())")
-        let finished = DispatchGroup()
-        let watch = Thread { [self] in watchLoop(watcher); finished.leave() }
-        finished.enter(); watch.start()
-        for n in 0..<settings.workers {
-            let worker = Thread { [self] in workLoop(name: "\(id)/\(n)"); finished.leave() }
-            finished.enter(); worker.start()
-        }
-        try? await gracefulShutdown()
-        logger.info("stopping: running jobs go back to the queue")
-        notifier.send("STOPPING=1")
-        stopping.withLock { $0 = true }
-        wake.broadcast()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in finished.notify(queue: .global()) { c.resume() } }
-        try? store.daemonStopped(id: id)
-        logger.info("stopped")
+        return try InboxWatcher(inbox: inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds,
+                                mode: settings.watch, pollSeconds: settings.pollSeconds, warn: { [logger] in logger.warning("\($0)") })
     }
+
+    /// The version daemons record in the store, for `tessera status`.
+    public static let version = "0.9.0"
 
     /// Forgets loaded models (a retrained style is read again) and registers the styles the models
     /// folder holds in the database.
@@ -141,7 +158,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private var isStopping: Bool { stopping.withLock { $0 } }
 
     private func watchLoop(_ watcher: InboxWatcher) {
-        var lastScan = Date(), lastBeat = Date.distantPast
+        var lastScan = Date(), lastBeat = Date.distantPast, lastRenewal = Date(), lastSweep = Date.distantPast
         while !isStopping {
             for found in watcher.poll() { hashAndEnqueue(found) }
             if Date().timeIntervalSince(lastScan) >= settings.scanSeconds {
@@ -152,10 +169,23 @@ public final class Daemon: Service, @unchecked Sendable {
             if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
                 // The watchdog is fed only while the database takes writes.
                 do {
-                    try store.heartbeat(id: id)
+                    let renewing = Date().timeIntervalSince(lastRenewal) >= settings.heartbeatSeconds
+                    let held = renewing ? leases.withLock { Array($0.held) } : []
+                    let lost = try store.heartbeat(id: id, leases: held, leaseSeconds: settings.leaseSeconds)
+                    if renewing { lastRenewal = Date() }
+                    if !lost.isEmpty { leases.withLock { $0.lost.formUnion(lost) } }
                     notifier.send("WATCHDOG=1")
                 } catch { logger.error("heartbeat: \(error)") }
                 lastBeat = Date()
+            }
+            if Date().timeIntervalSince(lastSweep) >= settings.sweepSeconds {
+                do {
+                    for job in try store.sweep(attempts: settings.attempts) {
+                        logger.error("job \(job.id) failed: \(job.error ?? "its lease ran out")")
+                        settle(job)
+                    }
+                } catch { logger.error("sweep: \(error)") }
+                lastSweep = Date()
             }
             usleep(100_000)
         }
@@ -197,9 +227,8 @@ public final class Daemon: Service, @unchecked Sendable {
             let new: NewJob
             if let refusal {
                 new = NewJob(source: path, style: style, identity: identity, digest: "", origin: .inbox)
-                let job = try store.enqueue(new)
+                let job = try store.enqueue(new, failing: "\(Shown.name(path)): \(refusal)")
                 guard job.added else { return }
-                try store.fail(job.id, reason: "\(Shown.name(path)): \(refusal)")
                 logger.error("job \(job.id) failed: \(Shown.name(path)): \(refusal)")
                 if let (failedJob, _) = try store.job(job.id) { settle(failedJob) }
                 return
@@ -227,17 +256,22 @@ public final class Daemon: Service, @unchecked Sendable {
     private func workLoop(name: String) {
         while !isStopping {
             let job: Job?
-            do { job = try store.claim(worker: name) } catch {
+            do { job = try store.claim(worker: name, leaseSeconds: settings.leaseSeconds) } catch {
                 logger.error("claim: \(error)")
                 job = nil
             }
-            guard let job else {
+            guard let job, let lease = job.lease else {
                 wake.lock()
                 _ = wake.wait(until: Date().addingTimeInterval(0.25))
                 wake.unlock()
                 continue
             }
-            process(job)
+            leases.withLock { _ = $0.held.insert(lease) }
+            process(job, lease)
+            leases.withLock { l in
+                l.held.remove(lease)
+                l.lost.remove(lease)
+            }
         }
     }
 
@@ -252,7 +286,9 @@ public final class Daemon: Service, @unchecked Sendable {
     private static func stripsFile(_ id: Int64) -> String { "job-\(id).strips" }
 
     /// Why a running job stopped before its end.
-    private enum Interruption { case canceled, daemonStopping }
+    private enum Interruption { case canceled, daemonStopping, leaseLost }
+
+    private func isLost(_ lease: Lease) -> Bool { leases.withLock { $0.lost.contains(lease) } }
 
     /// What a running job last reported, shared with its progress callback.
     private final class Reported: Sendable {
@@ -289,7 +325,7 @@ public final class Daemon: Service, @unchecked Sendable {
         return fd
     }
 
-    private func process(_ job: Job) {
+    private func process(_ job: Job, _ lease: Lease) {
         let started = Date()
         var memory = 0
         defer {
@@ -303,7 +339,7 @@ public final class Daemon: Service, @unchecked Sendable {
             let outFolder = try outbox.subfolder(job.style)
             if let earlier = job.output, let s = outFolder.entry((earlier as NSString).lastPathComponent), (s.st_mode & S_IFMT) == S_IFREG {
                 // An earlier attempt renamed its output into place and died before recording it.
-                try store.finish(job.id, output: earlier, tiles: job.tilesTotal)
+                try store.finish(lease, output: earlier, tiles: job.tilesTotal)
                 work.remove(Self.stripsFile(job.id))
                 logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(Shown.name(earlier))"])
                 return settle(job, as: .done)
@@ -322,33 +358,42 @@ public final class Daemon: Service, @unchecked Sendable {
             let format = source.format ?? .png
             var name = FileName.escapingRawBytes(job.name) // outputs get valid UTF-8 names
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
-            let output = try store.reserveOutput(job.id) { "\(outFolder.path)/" + outFolder.freeName(name, taken: $0) }
+            let output = try store.reserveOutput(lease) { "\(outFolder.path)/" + outFolder.freeName(name, taken: $0) }
             // Written inside the folder opened above, whatever its name points to by now.
             let written = "/proc/self/fd/\(outFolder.descriptor)"
             let target = URL(fileURLWithPath: "\(written)/\((output as NSString).lastPathComponent)")
-            let journal = try strips(of: job, source, key: "\(digest) \(source.width)x\(source.height) \(format.rawValue)")
+            let journal = try strips(of: job, lease, source, key: "\(digest) \(source.width)x\(source.height) \(format.rawValue)")
             defer { if let journal { close(journal.descriptor) } }
             let reported = Reported()
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
             do {
-                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format), journal: journal?.journal) { [self] done, total in
+                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format), journal: journal?.journal, progress: { [self] done, total in
                     reported.state.withLock { r in
                         guard r.stop == nil else { return }
                         if isStopping { r.stop = .daemonStopping; return }
+                        if isLost(lease) { r.stop = .leaseLost; return }
                         guard done == total || Date().timeIntervalSince(r.at) >= 0.5 else { return }
-                        let cancel = (try? store.progress(job.id, done: done, total: total, newTiles: done - r.done)) ?? false
+                        do {
+                            if try store.progress(lease, done: done, total: total, newTiles: done - r.done) { r.stop = .canceled }
+                        } catch is LeaseLost { r.stop = .leaseLost } catch {}
                         r.done = done
                         r.at = Date()
-                        if cancel { r.stop = .canceled }
                     }
                     return reported.state.withLock { $0.stop == nil }
-                }
+                }, beforePublishing: { [self] in
+                    // The lease is checked with the store, not only with the last heartbeat: a
+                    // daemon resumed after a pause may not have heard yet that it lost the job.
+                    if isLost(lease) { throw LeaseLost(job: job.id) }
+                    if try !store.heartbeat(id: id, leases: [lease], leaseSeconds: settings.leaseSeconds).isEmpty { throw LeaseLost(job: job.id) }
+                })
             } catch {
+                if error is LeaseLost { throw error }
                 switch reported.state.withLock({ $0.stop }) {
-                case .daemonStopping?: try store.requeue(job.id, reason: "daemon stopping"); return
+                case .daemonStopping?: try store.requeue(lease, reason: "daemon stopping"); return
+                case .leaseLost?: throw LeaseLost(job: job.id)
                 case .canceled?:
-                    try store.markCanceled(job.id)
+                    try store.markCanceled(lease)
                     work.remove(Self.stripsFile(job.id))
                     return
                 default:
@@ -359,29 +404,32 @@ public final class Daemon: Service, @unchecked Sendable {
                     throw ImageError(outFolder.path + e.path.dropFirst(written.count), full ? "no space left on device (\(outFolder.path))" : e.reason)
                 }
             }
-            try store.finish(job.id, output: output, tiles: result.tiles)
+            try store.finish(lease, output: output, tiles: result.tiles)
             work.remove(Self.stripsFile(job.id))
             if let failure = journal?.journal.failure { logger.warning("job \(job.id): its strips could not be kept: \(failure)") }
-            _ = try? store.progress(job.id, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
+            _ = try? store.progress(lease, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
             logger.info("done", metadata: ["job": "\(job.id)", "output": "\(Shown.name(output))",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         } catch is MemoryBudget.Stopped {
-            try? store.requeue(job.id, reason: "daemon stopping")
+            try? store.requeue(lease, reason: "daemon stopping")
+            return
+        } catch let lost as LeaseLost {
+            logger.warning("\(lost)")
             return
         } catch {
-            return fail(job, error)
+            return fail(job, lease, error)
         }
         settle(job, as: .done)
     }
 
     /// The strips journal of a long job (nil for small images): the file in the work folder and
     /// what an earlier attempt left in it, if it was made the same way (`key`: model, size, format).
-    private func strips(of job: Job, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptor: Int32)? {
+    private func strips(of job: Job, _ lease: Lease, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptor: Int32)? {
         guard source.pixelCount >= Self.journaledPixels else { return nil }
         let fd = try work.openWorkFile(Self.stripsFile(job.id))
         let from = job.resumeKey == key ? job.resumeTileRows : 0
         if from == 0 { ftruncate(fd, 0) }
-        let journal = StripJournal(descriptor: fd, resumingFrom: from, interval: settings.checkpointSeconds) { [store] rows in try? store.checkpoint(job.id, tileRows: rows, key: key) }
+        let journal = StripJournal(descriptor: fd, resumingFrom: from, interval: settings.checkpointSeconds) { [store] rows in try? store.checkpoint(lease, tileRows: rows, key: key) }
         if from > 0 {
             let rows = TileGrid(width: source.width, height: source.height).rows
             let message = "from tile row \(from) of \(rows): the earlier attempt's first \(from * TileGrid.outputSize) output rows are kept"
@@ -393,7 +441,7 @@ public final class Daemon: Service, @unchecked Sendable {
 
     /// Bad input and a style the models folder does not hold fail at once; anything else (a full
     /// disk, a style file that does not load) is retried with backoff until the attempts run out.
-    private func fail(_ job: Job, _ error: any Error) {
+    private func fail(_ job: Job, _ lease: Lease, _ error: any Error) {
         let reason = Shown.name("\(error)")
         // An image error about the source itself (not the output); compared as absolute paths,
         // since a relative root (the default ./var) gives relative sources.
@@ -404,11 +452,11 @@ public final class Daemon: Service, @unchecked Sendable {
             if !permanent && job.attempts < settings.attempts {
                 let delay = pow(2, Double(job.attempts))
                 logger.warning("job \(job.id) will be retried in \(Int(delay)) s: \(reason)")
-                try store.retryLater(job.id, reason: reason, delay: delay)
+                try store.retryLater(lease, reason: reason, delay: delay)
                 return
             }
             logger.error("job \(job.id) failed: \(reason)")
-            try store.fail(job.id, reason: reason)
+            try store.fail(lease, reason: reason)
             work.remove(Self.stripsFile(job.id))
             var failed = job
             failed.status = .failed

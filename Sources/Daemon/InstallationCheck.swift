@@ -23,9 +23,13 @@ public enum InstallationCheck {
         }
         // A missing database is fine when its folder can be made and written (the daemon creates it).
         let database = FileManager.default.fileExists(atPath: settings.database)
-            ? JobStore.writeProblem(at: settings.database)
+            ? SQLiteStore.writeProblem(at: settings.database)
             : folderProblem((settings.database as NSString).deletingLastPathComponent).map { "\(settings.database): \($0)" }
         if let problem = database { problems.append("database: \(problem)") }
+        if case let .postgres(url) = settings.store {
+            // Connecting migrates: a database the daemon could not use says why here.
+            do { _ = try PostgresStore(url: url) } catch { problems.append("store: \(error)") }
+        }
         return problems
     }
 

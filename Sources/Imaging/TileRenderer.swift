@@ -62,9 +62,11 @@ public final class TileRenderer: @unchecked Sendable {
 
     /// Renders into `url` in `options.format` (default: the source's, else PNG) through a hidden
     /// temporary file in the same folder, fsynced and renamed. With `replacing` false an existing
-    /// file at `url` is an error and is left alone. Returns the format written.
+    /// file at `url` is an error and is left alone. `beforePublishing` may refuse the finished
+    /// file at the last moment (by throwing): nothing appears at `url` then. Returns the format written.
     @discardableResult
-    public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false) throws -> ImageFormat {
+    public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
+                      beforePublishing: () throws -> Void = {}) throws -> ImageFormat {
         let format = options.format ?? source.format ?? .png
         outputDepth = source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8
         let temporary = try temporaryFile(for: url, format: format)
@@ -99,6 +101,7 @@ public final class TileRenderer: @unchecked Sendable {
         if let failure = lock.withLock({ failure }) { throw failure }
         // Only a write can fail here (a full disk): another thread's message is possible but rare.
         if saved != 0 { throw ImageError(url.path, Vips.lastError()) }
+        try beforePublishing()
         try commit(temporary, to: url, replacing: replacing)
         return format
     }

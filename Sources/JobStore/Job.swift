@@ -50,6 +50,12 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var resumeKey: String?
     /// When the daemon removed the source (`after: delete`, or archive retention).
     public var sourceRemovedAt: Double?
+    /// The token of the latest claim, and until when it holds unless its worker renews it.
+    public var leaseToken: String?
+    public var leaseExpiresAt: Double?
+
+    /// The lease a running job's worker holds.
+    public var lease: Lease? { leaseToken.map { Lease(job: id, token: $0) } }
 
     /// The source file as it was when queued.
     public var identity: FileIdentity {

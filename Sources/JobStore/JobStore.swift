@@ -1,465 +1,179 @@
-// The job queue and everything else Tessera keeps in SQLite, through GRDB: WAL (a DatabasePool),
-// a busy timeout, migrations run by writers only. Readers (the CLI's listing commands) open the
-// file read-only, so they never write at open and never wait on the daemon's writes.
+// The job queue behind one interface, on either backend: SQLite for one host (the default, a file
+// beside the daemon) or PostgreSQL for many daemons on many hosts sharing one queue. Both keep the
+// same schema, state machine and leases; the daemon and the CLI see only this protocol.
+//
+// Leases: a claim hands the worker a token, and every write about the running job (progress, its
+// strips, its output, its end) carries it. A worker whose lease ran out (paused, cut off from the
+// database) finds its writes refused with `LeaseLost` and drops its work: the job is someone else's.
 
 import Foundation
-import GRDB
 
-/// The job queue and everything else Tessera keeps: jobs and their events, styles, daemons, training runs and checkpoints.
-public final class JobStore: Sendable {
-    public let path: String
-    let database: any DatabaseWriter & DatabaseReader
-
-    /// Opens for writing (the daemon, `submit`, `cancel`, `retry`), creating and migrating. The
-    /// database and its -wal and -shm files are private, mode 0600, whatever the umask; with
-    /// `group`, 0640 and owned by that group.
-    public init(path: String, group: String? = nil) throws {
-        self.path = path
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var gid: gid_t?
-        if let group {
-            guard let entry = getgrnam(group) else { throw JobStoreError("group '\(group)': no such group") }
-            gid = entry.pointee.gr_gid
-        }
-        let mode: mode_t = gid == nil ? 0o600 : 0o640
-        func protect(_ file: String) throws {
-            // SQLite gives -wal and -shm the database's mode when it creates them.
-            let fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode)
-            guard fd >= 0 else { throw JobStoreError("\(file): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            guard fchmod(fd, mode) == 0, gid.map({ fchown(fd, uid_t.max, $0) == 0 }) ?? true else {
-                throw JobStoreError("\(file): cannot set its mode or group: \(String(cString: strerror(errno)))")
-            }
-        }
-        // Before SQLite opens anything: closing a descriptor of a file drops every POSIX lock this
-        // process holds on it, and a -shm whose locks vanish is truncated by the next reader
-        // while mapped here (SIGBUS).
-        try protect(path)
-        for file in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { try protect(file) }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        database = try Self.takingTurns(in: (path as NSString).deletingLastPathComponent) {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            try Schema.migrator.migrate(pool)
-            return pool
-        }
-    }
-
-    /// Runs `body` holding an exclusive flock on `folder`. Two processes opening a new database at
-    /// once (the daemon and a `submit`) would otherwise collide: switching it to WAL does not wait
-    /// for the busy timeout ("database is locked"), and GRDB reads which migrations are applied
-    /// before writing them, so both run the first ("table jobs already exists"). The lock is on
-    /// the folder, not the database: closing any descriptor of the database would drop SQLite's
-    /// own POSIX locks on it.
-    static func takingTurns<T>(in folder: String, _ body: () throws -> T) throws -> T {
-        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw JobStoreError("\(folder): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw JobStoreError("\(folder): cannot lock it to migrate the database: \(String(cString: strerror(errno)))") }
-        }
-        return try body()
-    }
-
-    /// Opens an existing database read-only (the listing commands).
-    public init(readingAt path: String) throws {
-        self.path = path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw JobStoreError("\(path): no database yet (start the daemon or submit a file first)")
-        }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
-        database = try DatabasePool(path: path, configuration: configuration)
-    }
-
-    /// Why the existing database at `path` could not take the daemon's writes, or nil if it can:
-    /// a write in a transaction that is rolled back, so nothing changes (`tessera check`).
-    public static func writeProblem(at path: String) -> String? {
-        do {
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(5)
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            try queue.inDatabase { db in
-                try db.inTransaction {
-                    try db.execute(sql: "CREATE TABLE tessera_check (x)")
-                    return .rollback
-                }
-            }
-            return nil
-        } catch let error as DatabaseError {
-            return "\(path): cannot be written: \(error.message ?? "\(error.resultCode)")"
-        } catch {
-            return "\(path): cannot be written: \(error)"
-        }
-    }
-
-    /// A private database in memory, migrated: the same queue without a file (the tests use it).
-    public init(inMemory: Void = ()) throws {
-        path = ":memory:"
-        let queue = try DatabaseQueue()
-        try Schema.migrator.migrate(queue)
-        database = queue
-    }
-
-    static var now: Double { Date().timeIntervalSince1970 }
+/// The job queue and what the daemon and CLI record: jobs and their events, styles, daemons.
+public protocol JobStore: Sendable {
+    /// Where the store is, as messages show it (a file path, or the database's URL without its password).
+    var location: String { get }
 
     // MARK: enqueueing
 
-    /// Adds a job unless the same file (path, device, inode, size, mtime, digest) was ever
-    /// enqueued for the same style; returns the job's id and whether it is new.
-    @discardableResult
-    public func enqueue(_ new: NewJob) throws -> (id: Int64, added: Bool) {
-        let (device, inode) = (Int64(bitPattern: new.identity.device), Int64(bitPattern: new.identity.inode))
-        return try database.write { db in
-            try db.execute(sql: """
-                INSERT INTO jobs (source, name, style, size, mtime, device, inode, digest, origin, priority, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """, arguments: [new.source, (new.source as NSString).lastPathComponent, new.style, new.identity.size, new.identity.mtime,
-                                 device, inode, new.digest, new.origin, new.priority, Self.now])
-            guard db.changesCount > 0 else {
-                let id = try Int64.fetchOne(db, sql: """
-                    SELECT id FROM jobs WHERE source = ? AND style = ? AND device = ? AND inode = ? AND size = ? AND mtime = ? AND digest = ?
-                    """, arguments: [new.source, new.style, device, inode, new.identity.size, new.identity.mtime, new.digest])
-                return (id!, false)
-            }
-            let id = db.lastInsertedRowID
-            try Self.log(db, id, "queued", "\(new.source) for style \(new.style)")
-            return (id, true)
-        }
-    }
-
+    /// Adds a job unless the same file was ever enqueued for the same style; returns the job's id
+    /// and whether it is new. With `failing`, the new job is failed at once with that reason (a
+    /// dropped entry that is not an image file).
+    func enqueue(_ new: NewJob, failing: String?) throws -> (id: Int64, added: Bool)
     /// Whether a job exists for this file under this path (checked before hashing it).
-    public func isKnown(source: String, identity: FileIdentity) throws -> Bool {
-        try database.read { db in
-            // Jobs queued before v4 have no identity (0, 0): their name, size and time decide.
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ? AND (device = ? AND inode = ? OR device = 0 AND inode = 0) AND size = ? AND mtime = ?)
-                """,
-                              arguments: [source, Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode),
-                                          identity.size, identity.mtime]) ?? false
-        }
-    }
+    func isKnown(source: String, identity: FileIdentity) throws -> Bool
+    /// Calls `wake` when another process queues a job (a shared queue's other daemons), so idle
+    /// workers claim it at once rather than at their next poll.
+    func onNewJobs(_ wake: @escaping @Sendable () -> Void)
 
     // MARK: workers
 
-    /// Takes the next runnable job (priority, then age) and marks it running.
-    public func claim(worker: String) throws -> Job? {
-        try database.write { db in
-            let now = Self.now
-            guard var job = try Job.filter(Job.Columns.status == Job.Status.queued && Job.Columns.notBefore <= now)
-                .order(Job.Columns.priority.desc, Job.Columns.id).fetchOne(db) else { return nil }
-            try db.execute(sql: "UPDATE jobs SET status = ?, worker = ?, attempts = attempts + 1, started_at = ?, tiles_done = 0 WHERE id = ?",
-                           arguments: [Job.Status.running, worker, now, job.id])
-            try Self.log(db, job.id, "started", "attempt \(job.attempts + 1) on \(worker)")
-            job.status = .running
-            job.attempts += 1
-            job.worker = worker
-            job.startedAt = now
-            return job
-        }
-    }
-
+    /// Takes the next runnable job (priority, then age), marks it running and leases it to
+    /// `worker` for `leaseSeconds`; the job carries the lease.
+    func claim(worker: String, leaseSeconds: Double) throws -> Job?
     /// Picks the job's output path once, so a rerun after a crash finds what an earlier attempt
     /// wrote. `choose` gets the outputs other unfinished jobs have reserved and must avoid them.
-    public func reserveOutput(_ id: Int64, choose: (Set<String>) -> String) throws -> String {
-        try database.write { db in
-            if let reserved = try String.fetchOne(db, sql: "SELECT output FROM jobs WHERE id = ?", arguments: [id]) { return reserved }
-            let taken = try String.fetchSet(db, Job.select(Job.Columns.output)
-                .filter(Job.Columns.output != nil && [Job.Status.queued, .running].contains(Job.Columns.status)))
-            let output = choose(taken)
-            try db.execute(sql: "UPDATE jobs SET output = ? WHERE id = ?", arguments: [output, id])
-            return output
-        }
-    }
-
+    func reserveOutput(_ lease: Lease, choose: (Set<String>) -> String) throws -> String
     /// Records progress; returns whether someone asked to cancel the job.
-    public func progress(_ id: Int64, done: Int, total: Int, newTiles: Int) throws -> Bool {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET tiles_done = ?, tiles_total = ? WHERE id = ?", arguments: [done, total, id])
-            if newTiles > 0 { try db.execute(sql: "INSERT INTO progress_samples (at, tiles) VALUES (?, ?)", arguments: [Self.now, newTiles]) }
-            return try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
-        }
-    }
-
-    /// Records that the first `tileRows` tile rows of a running job's output are safely in its
-    /// work file, made as `key` says.
-    public func checkpoint(_ id: Int64, tileRows: Int, key: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET resume_tile_rows = ?, resume_key = ? WHERE id = ?", arguments: [tileRows, key, id])
-        }
-    }
-
+    func progress(_ lease: Lease, done: Int, total: Int, newTiles: Int) throws -> Bool
+    /// Records that the first `tileRows` tile rows of the output are safely in its work file, made as `key` says.
+    func checkpoint(_ lease: Lease, tileRows: Int, key: String) throws
     /// Adds an event to a job's history.
-    public func note(_ id: Int64, kind: String, message: String) throws {
-        try database.write { db in try Self.log(db, id, kind, message) }
-    }
-
-    /// Marks a job done with its output.
-    public func finish(_ id: Int64, output: String, tiles: Int) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
-                           arguments: [Job.Status.done, output, tiles, tiles, Self.now, id])
-            try Self.log(db, id, "done", output)
-        }
-    }
-
-    /// Picks where a finished job's source goes (archive/ or failed/) once: a move interrupted by
-    /// a crash is finished to the same place. `choose` gets the destinations other unsettled jobs
-    /// have reserved and must avoid them.
-    /// With `again`, the reservation is made anew (the reserved name was taken by another file).
-    public func reserveDestination(_ id: Int64, again: Bool = false, choose: (Set<String>) throws -> String) throws -> String {
-        try database.write { db in
-            if !again, let reserved = try String.fetchOne(db, sql: "SELECT destination FROM jobs WHERE id = ?", arguments: [id]) { return reserved }
-            let taken = try String.fetchSet(db, sql: "SELECT destination FROM jobs WHERE destination IS NOT NULL")
-            let destination = try choose(taken)
-            try db.execute(sql: "UPDATE jobs SET destination = ? WHERE id = ?", arguments: [destination, id])
-            return destination
-        }
-    }
-
-    /// Records where a job's source was moved (archive/ or failed/), and the file it is there when
-    /// the move was a copy (to another file system).
-    public func moved(_ id: Int64, source: String, identity: FileIdentity? = nil) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET source = ?, destination = NULL WHERE id = ?", arguments: [source, id])
-            if let identity {
-                try db.execute(sql: "UPDATE jobs SET device = ?, inode = ? WHERE id = ?",
-                               arguments: [Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode), id])
-            }
-            try Self.log(db, id, "moved", source)
-        }
-    }
-
-    /// Records that a job's source was removed: deleted after its job (`after: delete`) or from
-    /// the archive after the retention period.
-    public func removedSource(_ id: Int64, reason: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET source_removed_at = ?, destination = NULL WHERE id = ?", arguments: [Self.now, id])
-            try Self.log(db, id, "source removed", reason)
-        }
-    }
-
-    /// Done jobs whose source has been in `folder` (archive/) since before `finishedBefore` and
-    /// is still there as far as the store knows.
-    public func archived(under folder: String, finishedBefore: Double) throws -> [Job] {
-        try database.read { db in
-            try Self.sources(under: folder, Job.filter(Job.Columns.status == Job.Status.done && Job.Columns.origin == Job.Origin.inbox))
-                .filter(sql: "finished_at < ?", arguments: [finishedBefore])
-                .fetchAll(db)
-        }
-    }
-
-    /// Marks a job failed for good, with the reason.
-    public func fail(_ id: Int64, reason: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ?, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
-                           arguments: [Job.Status.failed, reason, Self.now, id])
-            try Self.log(db, id, "failed", reason)
-        }
-    }
-
+    func note(_ id: Int64, kind: String, message: String) throws
+    /// Marks the job done with its output.
+    func finish(_ lease: Lease, output: String, tiles: Int) throws
+    /// Marks the job failed for good, with the reason.
+    func fail(_ lease: Lease, reason: String) throws
     /// A transient failure: queued again after `delay` seconds.
-    public func retryLater(_ id: Int64, reason: String, delay: Double) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, not_before = ?, worker = NULL WHERE id = ?",
-                           arguments: [Job.Status.queued, reason, Self.now + delay, id])
-            try Self.log(db, id, "retry", "in \(Int(delay)) s: \(reason)")
-        }
-    }
-
+    func retryLater(_ lease: Lease, reason: String, delay: Double) throws
     /// Shutdown in the middle of a job: back to the queue, the attempt not counted.
-    public func requeue(_ id: Int64, reason: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, attempts = max(attempts - 1, 0), worker = NULL, tiles_done = 0 WHERE id = ?",
-                           arguments: [Job.Status.queued, id])
-            try Self.log(db, id, "requeued", reason)
-        }
-    }
+    func requeue(_ lease: Lease, reason: String) throws
+    /// Marks the job canceled once its worker has stopped.
+    func markCanceled(_ lease: Lease) throws
 
-    /// Marks a running job canceled once its worker has stopped.
-    public func markCanceled(_ id: Int64) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET status = ?, output = NULL, finished_at = ?, worker = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
-                           arguments: [Job.Status.canceled, Self.now, id])
-            try Self.log(db, id, "canceled", "stopped")
-        }
-    }
+    // MARK: settling sources
 
-    /// At daemon start: jobs left running by a crash go back to the queue (their attempt counts).
-    public func recoverRunning() throws -> Int {
-        try database.write { db in
-            let ids = try Int64.fetchAll(db, Job.select(Job.Columns.id).filter(Job.Columns.status == Job.Status.running))
-            for id in ids {
-                try db.execute(sql: "UPDATE jobs SET status = ?, worker = NULL, tiles_done = 0 WHERE id = ?", arguments: [Job.Status.queued, id])
-                try Self.log(db, id, "recovered", "was running when the daemon stopped")
-            }
-            return ids.count
-        }
-    }
+    /// Picks where a finished job's source goes (archive/ or failed/) once. `choose` gets the
+    /// destinations other unsettled jobs have reserved; with `again` the reservation is made anew.
+    func reserveDestination(_ id: Int64, again: Bool, choose: (Set<String>) throws -> String) throws -> String
+    /// Records where a job's source was moved, and the file it is there when the move was a copy.
+    func moved(_ id: Int64, source: String, identity: FileIdentity?) throws
+    /// Records that a job's source was removed (`after: delete`, or archive retention).
+    func removedSource(_ id: Int64, reason: String) throws
+    /// Done inbox jobs whose source has been in `folder` since before `finishedBefore`.
+    func archived(under folder: String, finishedBefore: Double) throws -> [Job]
+    /// Finished inbox jobs whose source is still under `folder` (the daemon stopped before moving it).
+    func unsettled(under folder: String) throws -> [Job]
 
-    /// Finished jobs whose source is still under `folder` (the daemon stopped before moving it).
-    public func unsettled(under folder: String) throws -> [Job] {
-        try database.read { db in
-            try Self.sources(under: folder, Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox))
-                .fetchAll(db)
-        }
-    }
+    // MARK: recovery
 
-    /// The jobs of `request` whose source is in `folder` and has not been removed.
-    private static func sources(under folder: String, _ request: QueryInterfaceRequest<Job>) -> QueryInterfaceRequest<Job> {
-        // substr, not LIKE: LIKE ignores case, and paths do not.
-        request.filter(sql: "source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
-    }
+    /// At daemon start, jobs left running by a crash of the daemon before it go back to the queue
+    /// (their attempt counts). On a shared queue that is the sweeper's work, and this does nothing.
+    func recoverRunning() throws -> Int
+    /// Jobs whose lease ran out (their worker died, hung or lost the database) go back to the
+    /// queue after a backoff, or fail once they used `attempts`; returns the failed ones. Where
+    /// several daemons share the queue, one sweeps at a time and the others return at once.
+    func sweep(attempts: Int) throws -> [Job]
+
+    // MARK: daemons
+
+    /// Registers a daemon (retiring this host's earlier ones that no longer run) and trims old progress samples.
+    func daemonStarted(id: String, pid: Int32, host: String, version: String) throws
+    /// Shows the daemon alive and extends the leases it holds by `leaseSeconds`; returns the ones it lost.
+    func heartbeat(id: String, leases: [Lease], leaseSeconds: Double) throws -> Set<Lease>
+    /// Records a clean stop.
+    func daemonStopped(id: String) throws
 
     // MARK: styles
 
     /// Replaces the registered styles with `styles`.
-    public func register(styles: [StyleRecord]) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM styles")
-            for style in styles {
-                try db.execute(sql: "INSERT INTO styles (name, file, digest, metrics, registered_at) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [style.name, style.file, style.digest, style.metrics, Self.now])
-            }
-        }
-    }
+    func register(styles: [StyleRecord]) throws
+    /// The styles the daemons serve, by name.
+    func styles() throws -> [StyleRecord]
 
-    /// The styles the daemon serves, by name.
-    public func styles() throws -> [StyleRecord] {
-        try database.read { db in try StyleRecord.fetchAll(db, sql: "SELECT * FROM styles ORDER BY name") }
-    }
-
-    // MARK: the CLI's requests
-
-    /// What the CLI asks of a job.
-    public enum Request { case cancel, retry, rerun }
+    // MARK: the CLI
 
     /// Cancels a queued or running job, requeues a failed or canceled one (`retry`), or also a
-    /// done one that was submitted (`rerun`: its file is where it was; the new output gets the
-    /// next free name); returns the job afterwards, or throws a one-line reason.
-    public func request(_ request: Request, job id: Int64) throws -> Job {
-        try database.write { db in
-            guard let job = try Job.fetchOne(db, key: id) else { throw JobStoreError("no job \(id)") }
-            switch (request, job.status) {
-            case (.cancel, .queued):
-                try db.execute(sql: "UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", arguments: [Job.Status.canceled, Self.now, id])
-                try Self.log(db, id, "canceled", "before it started")
-            case (.cancel, .running):
-                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
-                try Self.log(db, id, "cancel", "requested")
-            case (.rerun, .done) where job.origin == .submit:
-                try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, output = NULL, tiles_done = 0, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
-                               arguments: [Job.Status.queued, id])
-                try Self.log(db, id, "queued", "run again (--force)")
-            case (.rerun, .done):
-                throw JobStoreError("job \(id) came from the inbox and its file is archived; drop it in the inbox again to rerun it")
-            case (.retry, .failed), (.retry, .canceled), (.rerun, .failed), (.rerun, .canceled):
-                try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
-                               arguments: [Job.Status.queued, id])
-                try Self.log(db, id, "queued", "retry requested")
-            default:
-                let hint = request == .retry && job.status == .done ? " without --force" : ""
-                throw JobStoreError("job \(id) is \(job.status.rawValue); cannot \(request == .cancel ? "cancel" : "retry") it\(hint)")
-            }
-            return try Job.fetchOne(db, key: id)!
-        }
-    }
-
-    // MARK: reading
-
+    /// done one that was submitted (`rerun`); returns the job afterwards, or throws a one-line reason.
+    func request(_ request: JobRequest, job id: Int64) throws -> Job
     /// Jobs, newest first, optionally of one status or style.
-    public func jobs(status: Job.Status? = nil, style: String? = nil, limit: Int = 100) throws -> [Job] {
-        try database.read { db in
-            var request = Job.all()
-            if let status { request = request.filter(Job.Columns.status == status) }
-            if let style { request = request.filter(Job.Columns.style == style) }
-            return try request.order(Job.Columns.id.desc).limit(limit).fetchAll(db)
-        }
-    }
-
+    func jobs(status: Job.Status?, style: String?, limit: Int) throws -> [Job]
     /// A job and its history, oldest event first.
-    public func job(_ id: Int64) throws -> (Job, [JobEvent])? {
-        try database.read { db in
-            guard let job = try Job.fetchOne(db, key: id) else { return nil }
-            return (job, try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db))
-        }
-    }
-
-    /// What `tessera status` shows: counts per status, the running jobs, recent throughput, the live daemon.
-    public struct Summary: Sendable {
-        public var counts: [Job.Status: Int]
-        public var running: [Job]
-        public var tilesLastMinute: Int
-        public var daemon: DaemonRecord?
-    }
-
+    func job(_ id: Int64) throws -> (Job, [JobEvent])?
     /// The queue at a glance.
-    public func summary() throws -> Summary {
-        try database.read { db in
-            var counts: [Job.Status: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM jobs GROUP BY status") {
-                if let s = Job.Status(rawValue: row["status"]) { counts[s] = row["n"] }
-            }
-            let running = try Job.filter(Job.Columns.status == Job.Status.running).order(Job.Columns.id).fetchAll(db)
-            let tiles = try Int.fetchOne(db, sql: "SELECT coalesce(sum(tiles), 0) FROM progress_samples WHERE at >= ?", arguments: [Self.now - 60]) ?? 0
-            let daemon = try DaemonRecord.fetchOne(db, sql: "SELECT * FROM daemons WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC LIMIT 1")
-            return Summary(counts: counts, running: running, tilesLastMinute: tiles, daemon: daemon)
-        }
-    }
+    func summary() throws -> QueueSummary
+}
 
-    // MARK: the daemon's own row
+extension JobStore {
+    /// A lease's default length, in seconds.
+    public static var defaultLeaseSeconds: Double { 60 }
 
-    /// Registers a daemon (retiring this host's earlier ones) and trims old progress samples.
-    public func daemonStarted(id: String, pid: Int32, host: String) throws {
-        try database.write { db in
-            let now = Self.now
-            try db.execute(sql: "UPDATE daemons SET stopped_at = ? WHERE stopped_at IS NULL AND host = ? AND id != ?", arguments: [now, host, id])
-            try db.execute(sql: "INSERT OR REPLACE INTO daemons (id, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [id, pid, host, now, now])
-            try db.execute(sql: "DELETE FROM progress_samples WHERE at < ?", arguments: [now - 3600])
-        }
+    /// Adds a job unless the same file was ever enqueued for the same style.
+    @discardableResult
+    public func enqueue(_ new: NewJob) throws -> (id: Int64, added: Bool) { try enqueue(new, failing: nil) }
+    /// Takes the next runnable job on the default lease.
+    public func claim(worker: String) throws -> Job? { try claim(worker: worker, leaseSeconds: Self.defaultLeaseSeconds) }
+    /// Records where a job's source was moved.
+    public func moved(_ id: Int64, source: String) throws { try moved(id, source: source, identity: nil) }
+    /// Picks where a finished job's source goes, once.
+    public func reserveDestination(_ id: Int64, choose: (Set<String>) throws -> String) throws -> String {
+        try reserveDestination(id, again: false, choose: choose)
     }
+    /// Jobs, newest first.
+    public func jobs(status: Job.Status? = nil, style: String? = nil) throws -> [Job] { try jobs(status: status, style: style, limit: 100) }
+}
 
-    /// Shows the daemon alive; the CLI calls one without a recent heartbeat down.
-    public func heartbeat(id: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE daemons SET heartbeat_at = ? WHERE id = ?", arguments: [Self.now, id])
-        }
-    }
+/// A worker's hold on a running job: the job and the token its claim was given.
+public struct Lease: Sendable, Hashable {
+    public let job: Int64
+    public let token: String
+    /// A lease on `job` under `token`.
+    public init(job: Int64, token: String) { (self.job, self.token) = (job, token) }
+}
 
-    /// Records a clean stop.
-    public func daemonStopped(id: String) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE daemons SET stopped_at = ? WHERE id = ?", arguments: [Self.now, id])
-        }
-    }
+/// A write about a job whose lease its worker no longer holds: the lease ran out and the job was
+/// queued again (and perhaps taken by another worker), or it ended. The work is to be dropped.
+public struct LeaseLost: Error, CustomStringConvertible, Sendable {
+    public let job: Int64
+    /// The lease on `job` is lost.
+    public init(job: Int64) { self.job = job }
+    public var description: String { "job \(job): its lease ran out and it was given to another worker; this attempt's work is dropped" }
+}
 
-    static func log(_ db: Database, _ id: Int64, _ kind: String, _ message: String) throws {
-        try db.execute(sql: "INSERT INTO job_events (job_id, at, kind, message) VALUES (?, ?, ?, ?)", arguments: [id, now, kind, message])
-    }
+/// What the CLI asks of a job.
+public enum JobRequest: Sendable { case cancel, retry, rerun }
+
+/// What `tessera status` shows: counts per status, the running jobs, recent throughput, the daemons.
+public struct QueueSummary: Sendable {
+    public var counts: [Job.Status: Int]
+    public var running: [Job]
+    public var tilesLastMinute: Int
+    /// Daemons that have not stopped, most recent heartbeat first.
+    public var daemons: [DaemonRecord]
+    /// The store's clock when this was read (a shared store's heartbeats are on its clock).
+    public var now: Double
 }
 
 /// A daemon as the `daemons` table holds it.
-public struct DaemonRecord: Codable, Sendable, FetchableRecord {
+public struct DaemonRecord: Codable, Sendable {
     public var id: String
     public var pid: Int
     public var host: String
+    public var version: String?
     public var startedAt: Double
     public var heartbeatAt: Double
     public var stoppedAt: Double?
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 
-    /// Alive: a recent heartbeat and, on this host, a process with that pid.
-    public var isAlive: Bool {
-        guard stoppedAt == nil, Date().timeIntervalSince1970 - heartbeatAt < 15 else { return false }
+    /// Alive at `now` (the store's clock): a heartbeat within `within` seconds and, on this host,
+    /// a process with that pid.
+    public func isAlive(at now: Double, within: Double = 15) -> Bool {
+        guard stoppedAt == nil, now - heartbeatAt < within else { return false }
         if host == ProcessInfo.processInfo.hostName { return kill(pid_t(pid), 0) == 0 || errno == EPERM }
         return true
     }
 }
 
 /// A style the daemon serves, as the `styles` table holds it.
-public struct StyleRecord: Codable, Sendable, Equatable, FetchableRecord {
+public struct StyleRecord: Codable, Sendable, Equatable {
     public var name: String
     public var file: String
     public var digest: String

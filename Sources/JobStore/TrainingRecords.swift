@@ -46,7 +46,7 @@ public struct TrainingMetric: Codable, Sendable, Equatable, FetchableRecord {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
-extension JobStore {
+extension SQLiteStore {
     /// Starts a run of `name` with its settings (JSON).
     public func startTrainingRun(name: String, settings: String) throws -> TrainingRun {
         try database.write { db in

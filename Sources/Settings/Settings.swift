@@ -8,7 +8,15 @@ import Foundation
 /// An installation's folders, database, models and daemon knobs (DESIGN.md §9).
 public struct Settings: Sendable {
     public var root: String
+    /// The SQLite file: the job queue unless `store` names another, and always the training runs.
     public var database: String
+    /// Where the job queue is: the SQLite file, or a PostgreSQL database several daemons share.
+    public var store: StoreAddress
+    /// On a shared queue: how long a claim holds without renewal, how often a daemon renews its
+    /// claims, and how often the cluster's sweeper looks for claims that ran out.
+    public var leaseSeconds: Double
+    public var heartbeatSeconds: Double
+    public var sweepSeconds: Double
     public var inbox: String
     public var outbox: String
     public var archive: String
@@ -44,6 +52,10 @@ public struct Settings: Sendable {
     public static let keys: [(String, String)] = [
         ("root", "folder for the defaults below (./var)"),
         ("database", "SQLite file (<root>/tessera.sqlite)"),
+        ("store", "the job queue: sqlite:PATH, or postgres://user:password@host:port/database (?sslmode=disable|prefer|require) that several daemons share (the database file)"),
+        ("lease_seconds", "a running job's claim holds this long unless its daemon renews it; then another daemon runs it (60)"),
+        ("heartbeat_seconds", "a daemon renews its claims this often (10)"),
+        ("sweep_seconds", "claims that ran out are looked for this often (15; one daemon of a shared queue at a time)"),
         ("inbox", "inbox root; one folder per style (<root>/inbox)"),
         ("outbox", "outputs, per style (<root>/outbox)"),
         ("archive", "sources of finished jobs, per style (<root>/archive)"),
@@ -123,8 +135,12 @@ public struct Settings: Sendable {
         }
         let root = try string("root", "./var")
         func folder(_ key: String, _ name: String) throws -> String { try string(key, "\(root)/\(name)") }
+        let database = try folder("database", "tessera.sqlite")
+        let store = try value("store", StoreAddress.sqlite(path: database), StoreAddress.init(parsing:),
+                              "sqlite:PATH or a postgres://user:password@host:port/database URL")
         var settings = Settings(
-            root: root, database: try folder("database", "tessera.sqlite"), inbox: try folder("inbox", "inbox"),
+            root: root, database: database, store: store, leaseSeconds: try seconds("lease_seconds", 60),
+            heartbeatSeconds: try seconds("heartbeat_seconds", 10), sweepSeconds: try seconds("sweep_seconds", 15), inbox: try folder("inbox", "inbox"),
             outbox: try folder("outbox", "outbox"), archive: try folder("archive", "archive"), failed: try folder("failed", "failed"),
             work: try folder("work", "work"), models: try string("models", "Models"),
             workers: try count("workers", 2), threads: try count("threads", ProcessInfo.processInfo.activeProcessorCount),
@@ -141,6 +157,9 @@ public struct Settings: Sendable {
             umask: try value("umask", 0o027, { mode_t($0, radix: 8).flatMap { $0 <= 0o777 ? $0 : nil } }, "an octal mask such as 0027"),
             group: try raw("group").map { $0.text })
         origins["group"] = try raw("group")?.from ?? "default"
+        guard settings.heartbeatSeconds < settings.leaseSeconds else {
+            throw SettingsError("heartbeat_seconds (\(settings.heartbeatSeconds)) must be below lease_seconds (\(settings.leaseSeconds)): claims would run out between renewals")
+        }
         settings.origins = origins
         return settings
     }
@@ -151,6 +170,36 @@ public struct Settings: Sendable {
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw SettingsError("\(file): cannot read: \(error.localizedDescription)") }
         return text.split(separator: "\n").compactMap { line in
             line.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_.-]*)\s*:/).map { String($0.1) }
+        }
+    }
+}
+
+/// Where the job queue is kept.
+public enum StoreAddress: Sendable, Equatable, CustomStringConvertible {
+    /// A SQLite file: one host's daemon and its CLI.
+    case sqlite(path: String)
+    /// A PostgreSQL database (its URL) that daemons on several hosts share.
+    case postgres(url: String)
+
+    /// `sqlite:PATH` or a `postgres://` (`postgresql://`) URL.
+    public init?(parsing text: String) {
+        if text.hasPrefix("sqlite:"), text.count > 7 {
+            self = .sqlite(path: String(text.dropFirst(7)))
+        } else if let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") {
+            self = .postgres(url: text)
+        } else {
+            return nil
+        }
+    }
+
+    /// The address as messages show it: a PostgreSQL URL without its password.
+    public var description: String {
+        switch self {
+        case let .sqlite(path): return "sqlite:\(path)"
+        case let .postgres(url):
+            guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+            parts.password = "***"
+            return parts.string ?? "postgres"
         }
     }
 }

@@ -47,14 +47,16 @@ public struct Stylizer: Sendable {
     }
 
     /// Stylizes an opened source (whose header the caller has looked at already); `journal` keeps
-    /// finished strips for a later attempt and gives back an earlier one's.
+    /// finished strips for a later attempt and gives back an earlier one's; `beforePublishing`
+    /// may refuse the finished output just before it is put in place (a worker that lost its job).
     @discardableResult
     public func stylize(_ source: ImageSource, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
-                        journal: StripJournal? = nil, progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Result {
+                        journal: StripJournal? = nil, progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true },
+                        beforePublishing: () throws -> Void = {}) throws -> Result {
         let transform: any TileTransform = try style.workingSize.map { try WorkingSizeTransform(stylizer: self, source: source, workingSize: $0) }
             ?? StyleTransform(stylizer: self)
         let renderer = TileRenderer(source: source, transform: transform, journal: journal, progress: progress)
-        let format = try renderer.write(to: output, options: options, replacing: replacing)
+        let format = try renderer.write(to: output, options: options, replacing: replacing, beforePublishing: beforePublishing)
         return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)
     }
 }

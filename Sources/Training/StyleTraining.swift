@@ -41,7 +41,7 @@ public struct TrainingResult: Sendable {
 public final class StyleTraining {
     public let settings: TrainingSettings
     let run: TrainingRun
-    let store: JobStore
+    let store: SQLiteStore
     let modelsDirectory: URL
     let report: TrainingReport
     let colour: ColourHandling
@@ -54,7 +54,7 @@ public final class StyleTraining {
     private let pool: WorkerPool
 
     /// Starts a new run of `settings.name`; `problem` hears about every pair skipped.
-    public static func start(_ settings: TrainingSettings, store: JobStore, modelsDirectory: URL, reportsDirectory: URL,
+    public static func start(_ settings: TrainingSettings, store: SQLiteStore, modelsDirectory: URL, reportsDirectory: URL,
                              problem: (PairProblem) -> Void) throws -> StyleTraining {
         try settings.validate()
         let installed = modelsDirectory.appendingPathComponent("\(settings.name).safetensors")
@@ -100,7 +100,7 @@ public final class StyleTraining {
     }
 
     /// Continues the latest run of `name` from its last checkpoint (from the start if it had none).
-    public static func resume(name: String, store: JobStore, modelsDirectory: URL, reportsDirectory: URL,
+    public static func resume(name: String, store: SQLiteStore, modelsDirectory: URL, reportsDirectory: URL,
                               problem: (PairProblem) -> Void) throws -> StyleTraining {
         guard let run = try store.latestTrainingRun(name: name) else { throw TrainingError("no training run of '\(name)' to resume") }
         guard run.status != .finished else {
@@ -129,7 +129,7 @@ public final class StyleTraining {
         return training
     }
 
-    private init(settings: TrainingSettings, run: TrainingRun, store: JobStore, dataset: PairedDataset, trainer: Trainer, step: Int,
+    private init(settings: TrainingSettings, run: TrainingRun, store: SQLiteStore, dataset: PairedDataset, trainer: Trainer, step: Int,
                  modelsDirectory: URL, reportsDirectory: URL) throws {
         (self.settings, self.run, self.store, self.trainer, self.step) = (settings, run, store, trainer, step)
         self.modelsDirectory = modelsDirectory

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import JobStore
 import Settings
 
 struct CheckCommand: AsyncParsableCommand {
@@ -23,7 +24,8 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await store.settings()
         let values: [String: String] = [
-            "root": settings.root, "database": settings.database, "inbox": settings.inbox, "outbox": settings.outbox,
+            "root": settings.root, "database": settings.database, "store": "\(settings.store)",
+            "lease_seconds": "\(settings.leaseSeconds)", "heartbeat_seconds": "\(settings.heartbeatSeconds)", "sweep_seconds": "\(settings.sweepSeconds)", "inbox": settings.inbox, "outbox": settings.outbox,
             "archive": settings.archive, "failed": settings.failed, "work": settings.work, "models": settings.models,
             "workers": "\(settings.workers)", "threads": "\(settings.threads)", "stable_seconds": "\(settings.stableSeconds)",
             "scan_seconds": "\(settings.scanSeconds)", "watch": settings.watch.rawValue, "poll_seconds": "\(settings.pollSeconds)",
@@ -33,7 +35,7 @@ struct CheckCommand: AsyncParsableCommand {
             "umask": String(format: "%04o", settings.umask), "group": settings.group ?? "-",
         ]
         print(table(["key", "value", "from"], Settings.keys.map { key, _ in [key, values[key] ?? "-", settings.origins[key] ?? "default"] }))
-        let problems = InstallationCheck.problems(of: settings)
+        let problems = try await onOwnThread { InstallationCheck.problems(of: settings) }
         for problem in problems { warn(problem) }
         if !problems.isEmpty { throw ExitCode.failure }
     }

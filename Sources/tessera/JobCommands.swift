@@ -9,19 +9,21 @@ import Imaging
 import JobStore
 import Styles
 
-extension JobStore {
-    /// The installation's database, opened for writing with its file modes.
-    convenience init(of settings: Settings) throws { try self.init(path: settings.database, group: settings.group) }
-}
-
 /// Options every job command shares.
 struct StoreOptions: ParsableArguments {
     @Option(help: "A YAML settings file (as for `tessera daemon`).")
     var config: String?
 
     func settings() async throws -> Settings { try await Settings.load(path: config) }
-    func reader() async throws -> JobStore { try JobStore(readingAt: try await settings().database) }
-    func writer() async throws -> JobStore { try JobStore(of: try await settings()) }
+    /// The job queue for the listings (a SQLite file read-only).
+    func reader() async throws -> any JobStore { try await open(reading: true) }
+    /// The job queue for `submit`, `cancel` and `retry`.
+    func writer() async throws -> any JobStore { try await open(reading: false) }
+
+    private func open(reading: Bool) async throws -> any JobStore {
+        let settings = try await settings()
+        return try await onOwnThread { try settings.openStore(reading: reading) }
+    }
 }
 
 let jsonEncoder: JSONEncoder = {
@@ -70,7 +72,7 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await store.settings()
         _ = try StyleRegistry(directory: URL(fileURLWithPath: settings.models)).style(style)
-        let jobs = try JobStore(of: settings)
+        let jobs = try await onOwnThread { try settings.openStore() }
         // Every file is read before any is queued: one bad name queues nothing.
         var found: [NewJob] = [], problems: [String] = []
         for file in files {
@@ -81,6 +83,28 @@ struct SubmitCommand: AsyncParsableCommand {
             problems.forEach { warn($0) }
             throw ExitCode.failure
         }
+        let (force, queued) = (force, found)
+        let ids = try await onOwnThread { try Self.enqueue(queued, into: jobs, force: force) }
+        guard wait else { return }
+        let bar = ProgressBar(unit: "tiles")
+        while true {
+            let current: [Job] = try await onOwnThread { try ids.compactMap { try jobs.job($0)?.0 } }
+            let (done, total) = current.reduce((0, 0)) { ($0.0 + $1.tilesDone, $0.1 + max($1.tilesTotal, $1.tilesDone)) }
+            bar.update(done, of: max(total, 1))
+            if current.allSatisfy({ [.done, .failed, .canceled].contains($0.status) }) {
+                bar.finish()
+                for job in current where job.status != .done { FileHandle.standardError.write(Data("job \(job.id) \(job.status.rawValue): \(job.error ?? "")\n".utf8)) }
+                if current.contains(where: { $0.status == .failed }) { throw ExitCode(JobExitStatus.failed) }
+                if current.contains(where: { $0.status == .canceled }) { throw ExitCode(JobExitStatus.canceled) }
+                for job in current { print("job \(job.id) done: \(job.output ?? "")") }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
+    /// Queues the files (or, with `force`, runs done ones again); returns their jobs' ids.
+    private static func enqueue(_ found: [NewJob], into jobs: any JobStore, force: Bool) throws -> [Int64] {
         var ids: [Int64] = []
         for new in found {
             let job = try jobs.enqueue(new)
@@ -96,22 +120,7 @@ struct SubmitCommand: AsyncParsableCommand {
             print("job \(job.id): \(Shown.name(new.source))\(note)")
             ids.append(job.id)
         }
-        guard wait else { return }
-        let bar = ProgressBar(unit: "tiles")
-        while true {
-            let current = try ids.compactMap { try jobs.job($0)?.0 }
-            let (done, total) = current.reduce((0, 0)) { ($0.0 + $1.tilesDone, $0.1 + max($1.tilesTotal, $1.tilesDone)) }
-            bar.update(done, of: max(total, 1))
-            if current.allSatisfy({ [.done, .failed, .canceled].contains($0.status) }) {
-                bar.finish()
-                for job in current where job.status != .done { FileHandle.standardError.write(Data("job \(job.id) \(job.status.rawValue): \(job.error ?? "")\n".utf8)) }
-                if current.contains(where: { $0.status == .failed }) { throw ExitCode(JobExitStatus.failed) }
-                if current.contains(where: { $0.status == .canceled }) { throw ExitCode(JobExitStatus.canceled) }
-                for job in current { print("job \(job.id) done: \(job.output ?? "")") }
-                return
-            }
-            try await Task.sleep(for: .milliseconds(300))
-        }
+        return ids
     }
 }
 
@@ -122,37 +131,58 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     struct Report: EncodesNulls {
+        /// Whether any daemon is alive, and the pid of the one heard from last.
         var daemonAlive: Bool
         var daemonPid: Int?
+        var daemons: [Daemon]
         var counts: [String: Int]
         var running: [Running]
         var tilesPerSecond: Double
 
-        struct Running: EncodesNulls {
-            var id: Int64, source: String, style: String, tilesDone: Int, tilesTotal: Int, etaSeconds: Double?
-
+        struct Daemon: EncodesNulls {
+            /// alive (heard from within 15 s), late, or lost (silent past its lease: its jobs go to other daemons).
+            var state: String
+            var id: String, host: String, pid: Int, version: String?, heartbeatAgeSeconds: Double, jobs: [Int64]
         }
 
+        struct Running: EncodesNulls {
+            var id: Int64, source: String, style: String, worker: String?, tilesDone: Int, tilesTotal: Int, etaSeconds: Double?
+        }
     }
 
     /// The exit code when no daemon is alive.
     static let notAlive: Int32 = 3
 
     func run() async throws {
-        let summary = try await store.reader().summary()
-        let now = Date().timeIntervalSince1970
+        let settings = try await store.settings()
+        let jobs = try await store.reader()
+        let summary = try await onOwnThread { try jobs.summary() }
+        let now = summary.now
         let running = summary.running.map { job -> Report.Running in
-            .init(id: job.id, source: job.source, style: job.style, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal,
+            .init(id: job.id, source: job.source, style: job.style, worker: job.worker, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal,
                   etaSeconds: job.secondsLeft(at: now))
         }
-        let alive = summary.daemon?.isAlive ?? false
-        let report = Report(daemonAlive: alive, daemonPid: alive ? summary.daemon?.pid : nil,
+        let daemons = summary.daemons.map { d -> Report.Daemon in
+            let age = max(0, now - d.heartbeatAt)
+            let state = d.isAlive(at: now) ? "alive" : age < settings.leaseSeconds ? "late" : "lost"
+            return .init(state: state, id: d.id, host: d.host, pid: d.pid, version: d.version, heartbeatAgeSeconds: (age * 10).rounded() / 10,
+                         jobs: summary.running.filter { $0.worker?.hasPrefix(d.id + "/") ?? false }.map(\.id))
+        }
+        let live = daemons.first { $0.state == "alive" }
+        let report = Report(daemonAlive: live != nil, daemonPid: live?.pid, daemons: daemons,
                             counts: Dictionary(uniqueKeysWithValues: Job.Status.allCases.map { ($0.rawValue, summary.counts[$0] ?? 0) }),
                             running: running, tilesPerSecond: Double(summary.tilesLastMinute) / 60)
         if json {
             try printJSON(report)
         } else {
-            print(alive ? "daemon: running (pid \(summary.daemon!.pid) on \(summary.daemon!.host))" : "daemon: not running")
+            if daemons.count <= 1 {
+                print(live.map { "daemon: running (pid \($0.pid) on \($0.host))" } ?? "daemon: not running")
+            } else {
+                print(table(["DAEMON", "STATE", "VERSION", "HEARTBEAT", "JOBS"], daemons.map {
+                    [$0.id, $0.state, $0.version ?? "-", String(format: "%.0f s ago", $0.heartbeatAgeSeconds),
+                     $0.jobs.map { "\($0)" }.joined(separator: ",")]
+                }))
+            }
             print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
             for r in running {
                 let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
@@ -160,7 +190,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
         }
-        if !alive { throw ExitCode(Self.notAlive) }
+        if live == nil { throw ExitCode(Self.notAlive) }
     }
 }
 
@@ -177,7 +207,9 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let jobs = try await store.reader().jobs(status: status.flatMap(Job.Status.init), style: style, limit: limit)
+        let store = try await store.reader()
+        let (status, style, limit) = (status.flatMap(Job.Status.init), style, limit)
+        let jobs = try await onOwnThread { try store.jobs(status: status, style: style, limit: limit) }
         if json { return try printJSON(jobs) }
         print(table(["ID", "STATUS", "STYLE", "TILES", "CREATED", "FILE"], jobs.map {
             ["\($0.id)", $0.status.rawValue, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), Shown.name($0.source)]
@@ -194,7 +226,8 @@ struct JobCommand: AsyncParsableCommand {
     struct Detail: Encodable { var job: Job; var events: [JobEvent] }
 
     func run() async throws {
-        guard let (job, events) = try await store.reader().job(id) else { throw JobStoreError("no job \(id)") }
+        let (store, id) = (try await store.reader(), id)
+        guard let (job, events) = try await onOwnThread({ try store.job(id) }) else { throw JobStoreError("no job \(id)") }
         if json { return try printJSON(Detail(job: job, events: events)) }
         print("""
             job \(job.id): \(job.status.rawValue)
@@ -215,7 +248,8 @@ struct CancelCommand: AsyncParsableCommand {
     @Argument var id: Int64
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        let job = try await store.writer().request(.cancel, job: id)
+        let (store, id) = (try await store.writer(), id)
+        let job = try await onOwnThread { try store.request(.cancel, job: id) }
         print(job.status == .canceled ? "job \(id) canceled" : "job \(id): cancel requested")
     }
 }
@@ -226,7 +260,8 @@ struct RetryCommand: AsyncParsableCommand {
     @Flag(help: "Also run a done job again (a submitted file; its new output gets the next free name).") var force = false
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        _ = try await store.writer().request(force ? .rerun : .retry, job: id)
+        let (store, id, request) = (try await store.writer(), id, force ? JobRequest.rerun : .retry)
+        _ = try await onOwnThread { try store.request(request, job: id) }
         print("job \(id) queued")
     }
 }

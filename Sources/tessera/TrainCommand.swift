@@ -103,7 +103,8 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try await store.settings()
-        let database = try JobStore(of: config)
+        // Training runs stay in the SQLite file whatever the job queue: one host trains.
+        let database = try SQLiteStore(path: config.database, group: config.group)
         let models = URL(fileURLWithPath: config.models), reports = URL(fileURLWithPath: config.root).appendingPathComponent("training")
         let problem: (PairProblem) -> Void = { warn("skipped \($0)") }
         let training: StyleTraining

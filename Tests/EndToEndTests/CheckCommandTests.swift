@@ -62,7 +62,7 @@ import Testing
     @Test func aDatabaseThatCannotBeWrittenIsFound() throws {
         let (root, config) = try Self.installation()
         defer { try? FileManager.default.removeItem(at: root) }
-        _ = try JobStore(path: "\(root.path)/var/tessera.sqlite")
+        _ = try SQLiteStore(path: "\(root.path)/var/tessera.sqlite")
         if getuid() == 0 {
             // Root writes anything: the check runs as nobody, who may read the database but not write it.
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { Issue.record("needs setpriv"); return }

@@ -66,7 +66,7 @@ import Training
 
         func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment, directory: relativeRoot ? root : nil) }
 
-        func store() throws -> JobStore { try JobStore(readingAt: folder("tessera.sqlite").path) }
+        func store() throws -> SQLiteStore { try SQLiteStore(readingAt: folder("tessera.sqlite").path) }
 
         func jobs() throws -> [[String: Any]] {
             let run = try cli(["jobs", "--json", "--limit", "1000"])
@@ -458,10 +458,11 @@ import Training
         try FileManager.default.copyItem(at: source, to: output)
         let stale = daemon.folder("outbox/identity/.b.png.tessera-\(Int32.max)-7.png")
         try Data("half".utf8).write(to: stale)
-        let store = try JobStore(path: daemon.folder("tessera.sqlite").path)
+        let store = try SQLiteStore(path: daemon.folder("tessera.sqlite").path)
         let job = try store.enqueue(try NewJob(file: source.path, style: "identity", origin: .inbox))
-        _ = try store.claim(worker: "gone:1")
-        #expect(try store.reserveOutput(job.id) { _ in output.path } == output.path)
+        let lease = try #require(try store.claim(worker: "gone:1")?.lease)
+        #expect(job.added && lease.job == job.id)
+        #expect(try store.reserveOutput(lease) { _ in output.path } == output.path)
 
         try daemon.start()
         let jobs = try daemon.waitForJobs(1, timeout: 30)

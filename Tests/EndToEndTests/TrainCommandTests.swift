@@ -26,7 +26,7 @@ import Testing
 
         func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
         func cli(_ arguments: [String]) throws -> Run { try tessera(arguments, environment: environment) }
-        func store() throws -> JobStore { try JobStore(readingAt: path("var/tessera.sqlite")) }
+        func store() throws -> SQLiteStore { try SQLiteStore(readingAt: path("var/tessera.sqlite")) }
 
         /// Posterize pairs of the six training photos in pairs/.
         func posterizePairs() throws {

@@ -1,8 +1,9 @@
 // The SQLite schema (DESIGN.md §8), one named migration per change. Only writers migrate.
+// PostgresSchema.swift holds the same tables for a shared queue.
 
 import GRDB
 
-enum Schema {
+enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: jobs, events, styles, daemons, training") { db in
@@ -106,6 +107,14 @@ enum Schema {
         // says when, and a removed source is never settled again.
         migrator.registerMigration("v6: removed sources") { db in
             try db.alter(table: "jobs") { t in t.add(column: "source_removed_at", .double) }
+        }
+        // A claim is a lease: its token guards every write about the running job.
+        migrator.registerMigration("v7: leases and daemon versions") { db in
+            try db.alter(table: "jobs") { t in
+                t.add(column: "lease_token", .text)
+                t.add(column: "lease_expires_at", .double)
+            }
+            try db.alter(table: "daemons") { t in t.add(column: "version", .text) }
         }
         return migrator
     }
