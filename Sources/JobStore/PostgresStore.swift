@@ -37,7 +37,7 @@ public final class PostgresStore: JobStore {
         location = shown?.string ?? "postgres"
         let client = PostgresClient(configuration: try endpoint.pool(), backgroundLogger: logger)
         self.client = client
-        running = Task.detached { await client.run() }
+        running = Task.detached(executorPreference: EventLoopExecutor.shared) { await client.run() }
         do {
             // One connection of its own first: the pool waits for a server that refuses it, and
             // this says why (no such role, no such database, wrong password).
@@ -115,7 +115,7 @@ public final class PostgresStore: JobStore {
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
-        let task = Task.detached {
+        let task = Task.detached(executorPreference: EventLoopExecutor.shared) {
             let outcome: Result<T, any Error>
             do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
             result.withLock { $0 = outcome }
@@ -163,8 +163,29 @@ public final class PostgresStore: JobStore {
         try await (try await db.query(query, logger: logger)).all().map(Job.init(postgres:))
     }
 
-    /// A non-escaping closure that the waiting caller's thread lends to the task it waits for.
-    private struct Lent<T>: @unchecked Sendable { let value: T }
+    /// A caller's non-escaping `choose` closure, lent to the task the caller waits for and taken
+    /// back before the caller returns: the finished task may hold its captures a moment longer,
+    /// which `withoutActuallyEscaping` would trap on.
+    private final class Lent: @unchecked Sendable { // `choose` is read and cleared under `lock`
+        private var choose: ((Set<String>) throws -> String)?
+        private let lock = NSLock()
+        init(_ choose: @escaping (Set<String>) throws -> String) { self.choose = choose }
+        func callAsFunction(_ taken: Set<String>) throws -> String {
+            try lock.withLock {
+                guard let choose else { throw CancellationError() } // its caller gave up waiting
+                return try choose(taken)
+            }
+        }
+        func takeBack() { lock.withLock { choose = nil } }
+    }
+
+    private func lending<R>(_ choose: (Set<String>) throws -> String, _ body: (Lent) throws -> R) throws -> R {
+        try withoutActuallyEscaping(choose) { choose in
+            let lent = Lent(choose)
+            defer { lent.takeBack() }
+            return try body(lent)
+        }
+    }
 
     // MARK: enqueueing
 
@@ -208,7 +229,7 @@ public final class PostgresStore: JobStore {
     /// Calls `wake` whenever a job is queued anywhere, until the store goes; reconnects after a
     /// lost connection (the daemons' polls cover the gap).
     public func onNewJobs(_ wake: @escaping @Sendable () -> Void) {
-        Task.detached { [client, logger] in
+        Task.detached(executorPreference: EventLoopExecutor.shared) { [client, logger] in
             while !Task.isCancelled {
                 do {
                     try await client.withConnection { db in
@@ -246,16 +267,15 @@ public final class PostgresStore: JobStore {
     }
 
     public func reserveOutput(_ lease: Lease, choose: (Set<String>) -> String) throws -> String {
-        try withoutActuallyEscaping(choose) { choose in
-            let lent = Lent(value: choose)
-            return try holding(lease) { db, logger in
+        try lending(choose) { lent in
+            try holding(lease) { db, logger in
                 // One reservation at a time across the cluster: two jobs of one name must not pick the same free name.
                 try await db.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.outputs.rawValue))", logger: logger)
                 let reserved = try await (try await db.query("SELECT output FROM jobs WHERE id = \(lease.job)", logger: logger)).decode(String?.self).all()
                 if let output = reserved.first ?? nil { return output }
                 let taken = try await (try await db.query("SELECT output FROM jobs WHERE output IS NOT NULL AND status IN ('queued', 'running')",
                                                logger: logger)).decode(String.self).all()
-                let output = lent.value(Set(taken))
+                let output = try lent(Set(taken))
                 try await db.query("UPDATE jobs SET output = \(output) WHERE id = \(lease.job)", logger: logger)
                 return output
             }
@@ -336,9 +356,8 @@ public final class PostgresStore: JobStore {
     // MARK: settling sources
 
     public func reserveDestination(_ id: Int64, again: Bool, choose: (Set<String>) throws -> String) throws -> String {
-        try withoutActuallyEscaping(choose) { choose in
-            let lent = Lent(value: choose)
-            return try transaction { db, logger in
+        try lending(choose) { lent in
+            try transaction { db, logger in
                 try await db.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.destinations.rawValue))", logger: logger)
                 if !again, let reserved = try await (try await db.query("SELECT destination FROM jobs WHERE id = \(id)", logger: logger))
                     .decode(String?.self).all().first ?? nil {
@@ -346,7 +365,7 @@ public final class PostgresStore: JobStore {
                 }
                 let taken = try await (try await db.query("SELECT destination FROM jobs WHERE destination IS NOT NULL", logger: logger))
                     .decode(String.self).all()
-                let destination = try lent.value(Set(taken))
+                let destination = try lent(Set(taken))
                 try await db.query("UPDATE jobs SET destination = \(destination) WHERE id = \(id)", logger: logger)
                 return destination
             }

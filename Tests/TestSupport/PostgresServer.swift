@@ -57,23 +57,9 @@ public final class PostgresServer: Sendable {
     }
 
     private func run(_ program: String, _ arguments: [String]) throws {
-        let process = Process()
-        if getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", program] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-        }
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ServerError("\((program as NSString).lastPathComponent) \(arguments.joined(separator: " ")): exit \(process.terminationStatus): \(text)")
+        let (code, text) = runAsServerUser([program] + arguments, in: folder)
+        guard code == 0 else {
+            throw ServerError("\((program as NSString).lastPathComponent) \(arguments.joined(separator: " ")): exit \(code): \(text)")
         }
     }
 
@@ -104,10 +90,31 @@ nonisolated(unsafe) private var serverAsRoot = false
 private func stopServer() {
     guard let serverFolder, let serverControl else { return }
     let folder = String(cString: serverFolder), control = String(cString: serverControl)
-    let command = "\(control) -D '\(folder)' -m immediate stop >/dev/null 2>&1; rm -rf '\((folder as NSString).deletingLastPathComponent)'"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: serverAsRoot ? "/usr/sbin/runuser" : "/bin/sh")
-    process.arguments = serverAsRoot ? ["-u", "postgres", "--", "/bin/sh", "-c", command] : ["-c", command]
-    try? process.run()
-    process.waitUntilExit()
+    _ = runAsServerUser([control, "-D", folder, "-m", "immediate", "stop"], in: "/")
+    _ = runAsServerUser(["/bin/rm", "-rf", (folder as NSString).deletingLastPathComponent], in: "/")
+}
+
+/// Runs a program to its end (as the postgres user when root): its exit code (-1 if killed) and
+/// output. posix_spawn and waitpid rather than Foundation's Process: under the test runner,
+/// Process sometimes never saw `pg_ctl start` exit (the child stayed a zombie, waitUntilExit hung).
+private func runAsServerUser(_ command: [String], in folder: String) -> (Int32, String) {
+    // env -C: the server's programs want a working folder their user can read.
+    let command = (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + ["/usr/bin/env", "-C", folder] + command
+    let log = "\(NSTemporaryDirectory())tessera-pg-run-\(UUID().uuidString).log"
+    defer { unlink(log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = command.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid = pid_t()
+    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+    guard spawned == 0 else { return (-1, "\(command[0]): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    return (status & 0x7f == 0 ? (status >> 8) & 0xff : -1, text)
 }
