@@ -544,7 +544,7 @@ public final class Daemon: Service, @unchecked Sendable {
     /// hidden temporary name first (a dead daemon's is removed at the next start), so that only
     /// the queued file goes; another renamed over it in between goes back.
     private func delete(_ name: String, in folder: Folder, of job: Job, isTheJobs: (stat?) -> Bool) throws {
-        let doomed = ".\(name).tessera-\(getpid())-deleted"
+        let doomed = ".\(name).tessera-\(TemporaryWriter.tag)-deleted"
         do { try folder.move(name, to: folder, as: doomed) } catch .gone { return } catch {
             throw DaemonError("cannot delete \(Shown.name(job.source)): \(error)")
         }

@@ -168,7 +168,7 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// fsynced, renamed over `name`. Replaces whatever is at `name`, a link included (never what
     /// it points to): only for names the daemon reserved.
     func writeReplacing(_ name: String, _ data: Data) throws {
-        let temporary = FileName.fitting(".\(name)", ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let temporary = FileName.fitting(".\(name)", ".tessera-\(TemporaryWriter.tag)-\(UInt32.random(in: 0...UInt32.max)).tmp")
         let fd = openat(descriptor, c(temporary), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw DaemonError("\(shown(name)): cannot write: \(String(cString: strerror(errno)))") }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -182,15 +182,10 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         sync()
     }
 
-    /// Removes the temporary files of writers that died (`.<name>.tessera-<pid>-<n>.<suffix>`,
+    /// Removes the temporary files of this host's writers that died (`.<name>.tessera-<pid>@<host>-<n>.<suffix>`,
     /// left by a kill -9 in the middle of a write); returns their names.
     func removeStaleTemporaries() -> [String] {
-        names().filter { name in
-            guard name.hasPrefix("."), let marker = name.range(of: ".tessera-"),
-                  let pid = Int32(name[marker.upperBound...].prefix { $0.isNumber }),
-                  kill(pid, 0) != 0 && errno == ESRCH else { return false }
-            return unlinkat(descriptor, c(name), 0) == 0
-        }
+        names().filter { TemporaryWriter.isDead($0) && unlinkat(descriptor, c($0), 0) == 0 }
     }
 
     /// A name as the system calls take it.

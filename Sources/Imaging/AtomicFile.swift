@@ -5,7 +5,7 @@
 import Foundation
 
 /// A hidden name beside `url` to write to before `commit` (the daemon ignores dotfiles), short
-/// enough for any name: as much of the final name as fits, then the writer's pid and a random tag.
+/// enough for any name: as much of the final name as fits, then the writer's pid and host and a random tag.
 /// A folder that is missing or not writable is said as such, with the output's name (the
 /// encoder would name only the temporary, with no reason).
 func temporaryFile(for url: URL, format: ImageFormat) throws -> URL {
@@ -16,7 +16,7 @@ func temporaryFile(for url: URL, format: ImageFormat) throws -> URL {
         throw ImageError(url.path, exists ? "cannot be written: \(folder) is not a folder" : "cannot be written: the folder \(folder) does not exist")
     }
     guard access(folder, W_OK) == 0 else { throw ImageError(url.path, "cannot be written in \(folder): \(String(cString: strerror(errno)))") }
-    let tail = ".tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)"
+    let tail = ".tessera-\(TemporaryWriter.tag)-\(UInt32.random(in: 0...UInt32.max)).\(format.suffix)"
     return url.deletingLastPathComponent().appendingPathComponent(FileName.fitting("." + url.lastPathComponent, tail))
 }
 

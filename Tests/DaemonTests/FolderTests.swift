@@ -29,6 +29,18 @@ import TestSupport
         #expect(folder.names().sorted() == ["a.png", "b.png"])
     }
 
+    /// Leftovers of this host's dead writers go; another host's (a shared folder) and live writers' stay.
+    @Test func onlyThisHostsDeadWritersTemporariesAreRemoved() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = TemporaryWriter.tag.split(separator: "@")[1]
+        let dead = ".a.png.tessera-\(Int32.max)@\(host)-7.png", old = ".b.png.tessera-\(Int32.max)-7.png"
+        let elsewhere = ".c.png.tessera-\(Int32.max)@not\(host)-7.png", live = ".d.png.tessera-\(TemporaryWriter.tag)-7.png"
+        for name in [dead, old, elsewhere, live, "e.png"] { make(name) }
+        let folder = try Folder(configured: root.path)
+        #expect(Set(folder.removeStaleTemporaries()) == [dead, old])
+        #expect(Set(folder.names()) == [elsewhere, live, "e.png"])
+    }
+
     @Test func freeNamesSkipFilesDanglingLinksAndReservations() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = try Folder(configured: root.path)
