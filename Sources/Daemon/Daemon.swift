@@ -224,9 +224,8 @@ public final class Daemon: Service, @unchecked Sendable {
         let path = "\(inbox.path)/\(style)/\(name)"
         do {
             guard try !store.isKnown(source: path, identity: identity) else { return }
-            let new: NewJob
             if let refusal {
-                new = NewJob(source: path, style: style, identity: identity, digest: "", origin: .inbox)
+                let new = NewJob(source: path, style: style, identity: identity, digest: "", origin: .inbox)
                 let job = try store.enqueue(new, failing: "\(Shown.name(path)): \(refusal)")
                 guard job.added else { return }
                 logger.error("job \(job.id) failed: \(Shown.name(path)): \(refusal)")
@@ -242,12 +241,15 @@ public final class Daemon: Service, @unchecked Sendable {
             }
             defer { close(fd) }
             guard opened == identity else { return } // changed since it was stable: found again later
-            new = NewJob(source: path, style: style, identity: identity, digest: try ContentDigest.of(descriptor: fd, path: path), origin: .inbox)
+            var new = NewJob(source: path, style: style, identity: identity, digest: try ContentDigest.of(descriptor: fd, path: path), origin: .inbox)
+            new.onlyIfInPlace = true
             let job = try store.enqueue(new)
             if job.added {
                 logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(Shown.name(path))", "style": "\(style)"])
                 wake.broadcast()
             }
+        } catch is SourceMoved {
+            return // its job finished and moved it meanwhile (another daemon's, on a shared inbox)
         } catch {
             logger.error("cannot queue \(Shown.name(path)): \(Shown.name("\(error)"))")
         }

@@ -81,6 +81,23 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
         #expect(try store.claim(worker: "w") == nil)
     }
 
+    /// A file another daemon finished and moved away between this daemon's find and its enqueue
+    /// is not queued again under its old path.
+    @Test(arguments: Backend.allCases) func aFileMovedAwayBeforeItsEnqueueIsNotQueued(_ backend: Backend) throws {
+        let store = try backend.make(), folder = Scratch.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let here = folder.appendingPathComponent("here.png").path, gone = folder.appendingPathComponent("gone.png").path
+        for path in [here, gone] { FileManager.default.createFile(atPath: path, contents: Data(path.utf8)) }
+        var stays = try NewJob(file: here, style: "s", origin: .inbox), moves = try NewJob(file: gone, style: "s", origin: .inbox)
+        stays.onlyIfInPlace = true
+        moves.onlyIfInPlace = true
+        #expect(rename(gone, folder.appendingPathComponent("archived.png").path) == 0)
+        #expect(try store.enqueue(stays).added)
+        #expect(throws: SourceMoved.self) { try store.enqueue(moves) }
+        #expect(try store.jobs(status: .queued).map(\.source) == [here])
+    }
+
     @Test(arguments: Backend.allCases) func outputsAreReservedOnceAndAvoidedByOthers(_ backend: Backend) throws {
         let store = try backend.make()
         try store.enqueue(job("/in/x.png", style: "edges")); try store.enqueue(job("/in2/x.png", style: "edges"))
