@@ -111,13 +111,7 @@ public final class Daemon: Service, @unchecked Sendable {
     private func start() throws -> InboxWatcher {
         try store.daemonStarted(id: id, pid: getpid(), host: ProcessInfo.processInfo.hostName, version: Self.version)
         let recovered = try store.recoverRunning()
-        for root in [outbox, failed, inbox] { // outputs and error files go through temporaries, deleted sources too
-            for style in root.names() {
-                for name in (try? root.subfolder(style, create: false))?.removeStaleTemporaries() ?? [] {
-                    logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
-                }
-            }
-        }
+        removeDeadWritersTemporaries()
         for name in work.names() { // strips of jobs that ended, or that the database no longer has
             guard let id = Int64(name.wholeMatch(of: /job-([0-9]+)\.strips/)?.1 ?? "") else { continue }
             if let (job, _) = try store.job(id), [.queued, .running].contains(job.status) { continue }
@@ -131,6 +125,37 @@ public final class Daemon: Service, @unchecked Sendable {
                                                        "styles": "\(registry.names().joined(separator: ","))", "requeued": "\(recovered)"])
         return try InboxWatcher(inbox: inbox, styles: { [registry] in registry.names() }, stable: settings.stableSeconds,
                                 mode: settings.watch, pollSeconds: settings.pollSeconds, warn: { [logger] in logger.warning("\($0)") })
+    }
+
+    /// Removes what writers that died mid-write left: this host's by their pids, another host's
+    /// (folders shared through a PostgreSQL store) once the store has no live daemon of that host
+    /// and pid. Outputs and error files go through temporaries, deleted sources too.
+    private func removeDeadWritersTemporaries() {
+        var others: Set<String>? // "host:pid" of the other hosts' live daemons, read when first needed
+        func isDead(_ pid: Int32, _ host: String) -> Bool {
+            if host == TemporaryWriter.host { return TemporaryWriter.isDead(pid: pid) }
+            if others == nil {
+                guard let summary = try? store.summary() else { return false }
+                others = Set(summary.daemons.filter { $0.isAlive(at: summary.now, within: settings.leaseSeconds) }
+                    .map { "\(TemporaryWriter.shortName(of: $0.host)):\($0.pid)" })
+            }
+            return others?.contains("\(host):\(pid)") == false
+        }
+        for root in [outbox, failed, inbox] {
+            for style in root.names() {
+                for name in (try? root.subfolder(style, create: false))?.removeStaleTemporaries(isDead: isDead) ?? [] {
+                    logger.info("removed a dead writer's temporary file \(root.shown("\(style)/\(name)"))")
+                }
+            }
+        }
+    }
+
+    /// Settles finished jobs whose sources were left in the inbox a while ago: their daemon could
+    /// not move them (the database was unreachable at that moment) or died first.
+    private func settleLeftovers() {
+        do {
+            for job in try store.unsettled(under: settings.inbox, age: 3 * settings.scanSeconds) { settle(job) }
+        } catch { logger.error("settling finished jobs: \(error)") }
     }
 
     /// The version daemons record in the store, for `tessera status`.
@@ -158,15 +183,16 @@ public final class Daemon: Service, @unchecked Sendable {
     private var isStopping: Bool { stopping.withLock { $0 } }
 
     private func watchLoop(_ watcher: InboxWatcher) {
-        var lastScan = Date(), lastBeat = Date.distantPast, lastRenewal = Date(), lastSweep = Date.distantPast
+        var lastScan = Date(), lastBeat = Date.distantPast, lastRenewal = Date(), lastSweep = Date.distantPast, lastCleanup = Date()
         while !isStopping {
             for found in watcher.poll() { hashAndEnqueue(found) }
             if Date().timeIntervalSince(lastScan) >= settings.scanSeconds {
                 watcher.rescan()
+                settleLeftovers()
                 pruneArchive()
                 lastScan = Date()
             }
-            if Date().timeIntervalSince(lastBeat) >= min(2, (notifier.watchdogInterval ?? 4) / 2) {
+            if Date().timeIntervalSince(lastBeat) >= min(2, settings.heartbeatSeconds, (notifier.watchdogInterval ?? 4) / 2) {
                 // The watchdog is fed only while the database takes writes.
                 do {
                     let renewing = Date().timeIntervalSince(lastRenewal) >= settings.heartbeatSeconds
@@ -186,6 +212,11 @@ public final class Daemon: Service, @unchecked Sendable {
                     }
                 } catch { logger.error("sweep: \(error)") }
                 lastSweep = Date()
+            }
+            // A host that died leaves its temporaries to the others: every ten sweeps, at least a lease apart.
+            if Date().timeIntervalSince(lastCleanup) >= max(10 * settings.sweepSeconds, settings.leaseSeconds) {
+                removeDeadWritersTemporaries()
+                lastCleanup = Date()
             }
             usleep(100_000)
         }

@@ -182,10 +182,13 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
         sync()
     }
 
-    /// Removes the temporary files of this host's writers that died (`.<name>.tessera-<pid>@<host>-<n>.<suffix>`,
-    /// left by a kill -9 in the middle of a write); returns their names.
-    func removeStaleTemporaries() -> [String] {
-        names().filter { TemporaryWriter.isDead($0) && unlinkat(descriptor, c($0), 0) == 0 }
+    /// Removes the temporary files whose writers died (`.<name>.tessera-<pid>@<host>-<n>.<suffix>`,
+    /// left by a kill -9 in the middle of a write), as `isDead` judges the writer; returns their names.
+    func removeStaleTemporaries(isDead: (_ pid: Int32, _ host: String) -> Bool) -> [String] {
+        names().filter { name in
+            guard let writer = TemporaryWriter.writer(of: name), isDead(writer.pid, writer.host) else { return false }
+            return unlinkat(descriptor, c(name), 0) == 0
+        }
     }
 
     /// A name as the system calls take it.

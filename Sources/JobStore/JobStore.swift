@@ -61,8 +61,9 @@ public protocol JobStore: Sendable {
     func removedSource(_ id: Int64, reason: String) throws
     /// Done inbox jobs whose source has been in `folder` since before `finishedBefore`.
     func archived(under folder: String, finishedBefore: Double) throws -> [Job]
-    /// Finished inbox jobs whose source is still under `folder` (the daemon stopped before moving it).
-    func unsettled(under folder: String) throws -> [Job]
+    /// Inbox jobs finished at least `age` seconds ago (the store's clock) whose source is still
+    /// under `folder`: the daemon stopped, or lost the store, before it moved the source.
+    func unsettled(under folder: String, age: Double) throws -> [Job]
 
     // MARK: recovery
 
@@ -104,6 +105,9 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Every finished inbox job whose source is still under `folder`.
+    public func unsettled(under folder: String) throws -> [Job] { try unsettled(under: folder, age: 0) }
+
     /// A lease's default length, in seconds.
     public static var defaultLeaseSeconds: Double { 60 }
 

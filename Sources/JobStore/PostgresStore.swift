@@ -92,8 +92,15 @@ public final class PostgresStore: JobStore {
                 configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
             }
             configuration.options.connectTimeout = .seconds(5)
+            // A daemon paused (SIGSTOP, a hung host) inside a transaction would hold its rows'
+            // locks, and the sweeper skips locked rows: the server ends such a session instead.
+            configuration.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "\(Int(Self.transactionLimit))s")]
             return configuration
         }
+
+        /// Seconds a transaction may wait for its daemon before the server ends it. Every
+        /// transaction is a few statements, milliseconds apart.
+        static let transactionLimit = 10.0
 
         func connection() throws -> PostgresConnection.Configuration {
             if let socket { return .init(unixSocketPath: socket, username: user, password: password, database: database) }
@@ -125,16 +132,17 @@ public final class PostgresStore: JobStore {
             task.cancel()
             throw JobStoreError("\(location): no answer within \(Int(Self.patience)) s (is the server running, and are the user, password and database right?)")
         }
-        do { return try result.withLock { $0! }.get() } catch let error as PostgresTransactionError {
-            throw describe(error.closureError ?? error.beginError ?? error.commitError ?? error)
-        } catch {
-            throw describe(error)
-        }
+        do { return try result.withLock { $0! }.get() } catch { throw describe(error) }
     }
 
+    /// The server's own message for an error, or what went wrong with the connection, on one line
+    /// (postgres-nio's errors print a generic text so as not to leak a query's values).
     private func describe(_ error: any Error) -> any Error {
+        if let error = error as? PostgresTransactionError, let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError {
+            return describe(inner)
+        }
         guard let error = error as? PSQLError else { return error }
-        let reason = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
+        let reason = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)".replacingOccurrences(of: "_", with: " ")
         return JobStoreError("\(location): \(reason)")
     }
 
@@ -401,11 +409,11 @@ public final class PostgresStore: JobStore {
         }
     }
 
-    public func unsettled(under folder: String) throws -> [Job] {
+    public func unsettled(under folder: String, age: Double) throws -> [Job] {
         try transaction { db, logger in
             try await Self.jobs(db, logger, """
                 SELECT * FROM jobs WHERE status IN ('done', 'failed') AND origin = 'inbox' AND source_removed_at IS NULL
-                AND starts_with(source, \(folder + "/")) ORDER BY id
+                AND starts_with(source, \(folder + "/")) AND (finished_at IS NULL OR finished_at <= tessera_now() - \(age)) ORDER BY id
                 """)
         }
     }

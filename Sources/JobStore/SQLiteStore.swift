@@ -305,9 +305,10 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func unsettled(under folder: String) throws -> [Job] {
+    public func unsettled(under folder: String, age: Double) throws -> [Job] {
         try database.read { db in
-            try Self.sources(under: folder, Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox))
+            try Self.sources(under: folder, Job.filter([Job.Status.done, .failed].contains(Job.Columns.status) && Job.Columns.origin == Job.Origin.inbox
+                                                      ).filter(sql: "finished_at IS NULL OR finished_at <= ?", arguments: [Self.now - age]))
                 .fetchAll(db)
         }
     }

@@ -4,6 +4,7 @@
 import Foundation
 import Imaging
 import JobStore
+import Synchronization
 import Testing
 import TestSupport
 @testable import Daemon
@@ -29,7 +30,7 @@ import TestSupport
         #expect(folder.names().sorted() == ["a.png", "b.png"])
     }
 
-    /// Leftovers of this host's dead writers go; another host's (a shared folder) and live writers' stay.
+    /// Temporary names say their writer's pid and host (names from before hosts: this host).
     @Test func onlyThisHostsDeadWritersTemporariesAreRemoved() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let host = TemporaryWriter.tag.split(separator: "@")[1]
@@ -37,8 +38,14 @@ import TestSupport
         let elsewhere = ".c.png.tessera-\(Int32.max)@not\(host)-7.png", live = ".d.png.tessera-\(TemporaryWriter.tag)-7.png"
         for name in [dead, old, elsewhere, live, "e.png"] { make(name) }
         let folder = try Folder(configured: root.path)
-        #expect(Set(folder.removeStaleTemporaries()) == [dead, old])
+        let judged = Mutex([String]())
+        let removed = folder.removeStaleTemporaries { pid, host in
+            judged.withLock { $0.append("\(host):\(pid)") }
+            return host == TemporaryWriter.host && TemporaryWriter.isDead(pid: pid)
+        }
+        #expect(Set(removed) == [dead, old])
         #expect(Set(folder.names()) == [elsewhere, live, "e.png"])
+        #expect(judged.withLock { $0 }.contains("not\(host):\(Int32.max)")) // another host's writer is the caller's to judge
     }
 
     @Test func freeNamesSkipFilesDanglingLinksAndReservations() throws {

@@ -1,20 +1,25 @@
 // A PostgreSQL server of the tests' own: a cluster made by initdb in a temporary folder, listening
-// on loopback at a free port, trusting local connections, stopped when the test process exits.
+// on loopback (and any addresses asked for) at a free port, trusting those connections, stopped
+// when the test process exits.
 // Debian's postgresql package provides the programs (`.ci/run` installs it); as root, the cluster
 // runs as the postgres user, since the server refuses to run as root.
 
 import Foundation
+import Synchronization
 
 public final class PostgresServer: Sendable {
     public let port: Int
     let folder: String
     let binaries: String
+    let options: String
 
-    /// The one server of this test process, started on first use.
+    /// The server the store tests share, started on first use.
     public static func shared() throws -> PostgresServer { try started.get() }
     private static let started = Result { try PostgresServer() }
 
-    private init() throws {
+    /// A server of its own that also listens on `addresses` (which must exist) and trusts
+    /// connections from their /24 networks.
+    public init(listening addresses: [String] = []) throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }).last else {
             throw ServerError("no PostgreSQL under /usr/lib/postgresql: apt-get install -y postgresql (the test command does)")
@@ -27,20 +32,34 @@ public final class PostgresServer: Sendable {
             guard let user = getpwnam("postgres") else { throw ServerError("running as root and there is no postgres user to run the server as") }
             chown(folder, user.pointee.pw_uid, user.pointee.pw_gid)
         }
+        options = "-p \(port) -k \(folder) -c listen_addresses=\((["127.0.0.1"] + addresses).joined(separator: ",")) -c fsync=off -c max_connections=200"
         try run("\(binaries)/initdb", ["-D", "\(folder)/data", "-U", "tessera", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        try run("\(binaries)/pg_ctl", ["-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w", "-t", "60", "start", "-o",
-                                       "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"])
-        serverFolder = strdup("\(folder)/data")
-        serverControl = strdup("\(binaries)/pg_ctl")
-        serverAsRoot = getuid() == 0
-        atexit { stopServer() }
+        let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(folder)/data/pg_hba.conf"))
+        try hba.seekToEnd()
+        for address in addresses { try hba.write(contentsOf: Data("host all all \(address)/24 trust\n".utf8)) }
+        try hba.close()
+        try start()
+        let stop = [binaries + "/pg_ctl", "-D", "\(folder)/data", "-m", "immediate", "stop"]
+        running.withLock { servers in
+            if servers.isEmpty { atexit { stopServers() } }
+            servers.append((stop: stop, folder: folder))
+        }
+    }
+
+    private func start() throws {
+        try run("\(binaries)/pg_ctl", ["-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w", "-t", "60", "start", "-o", options])
     }
 
     /// A new empty database on the server, as a `store` URL.
-    public func database() throws -> String {
+    public func database(address: String = "127.0.0.1") throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try psql("CREATE DATABASE \(name)")
-        return "postgres://tessera@127.0.0.1:\(port)/\(name)?sslmode=disable"
+        return url(name, address: address)
+    }
+
+    /// The `store` URL of database `name` through `address`.
+    public func url(_ name: String, address: String = "127.0.0.1") -> String {
+        "postgres://tessera@\(address):\(port)/\(name)?sslmode=disable"
     }
 
     /// Runs SQL on the server's maintenance database.
@@ -52,8 +71,7 @@ public final class PostgresServer: Sendable {
     public func restart(pause: Double = 0) throws {
         try run("\(binaries)/pg_ctl", ["-D", "\(folder)/data", "-m", "fast", "-w", "stop"])
         if pause > 0 { usleep(UInt32(pause * 1_000_000)) }
-        try run("\(binaries)/pg_ctl", ["-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w", "-t", "60", "start", "-o",
-                                       "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"])
+        try start()
     }
 
     private func run(_ program: String, _ arguments: [String]) throws {
@@ -82,39 +100,20 @@ public struct ServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-// What the exit handler needs, kept where a C function pointer can reach it.
-nonisolated(unsafe) private var serverFolder: UnsafeMutablePointer<CChar>?
-nonisolated(unsafe) private var serverControl: UnsafeMutablePointer<CChar>?
-nonisolated(unsafe) private var serverAsRoot = false
+// The servers the exit handler stops and removes.
+private let running = Mutex<[(stop: [String], folder: String)]>([])
 
-private func stopServer() {
-    guard let serverFolder, let serverControl else { return }
-    let folder = String(cString: serverFolder), control = String(cString: serverControl)
-    _ = runAsServerUser([control, "-D", folder, "-m", "immediate", "stop"], in: "/")
-    _ = runAsServerUser(["/bin/rm", "-rf", (folder as NSString).deletingLastPathComponent], in: "/")
+private func stopServers() {
+    for server in running.withLock({ $0 }) {
+        _ = runAsServerUser(server.stop, in: "/")
+        _ = runAsServerUser(["/bin/rm", "-rf", server.folder], in: "/")
+    }
 }
 
-/// Runs a program to its end (as the postgres user when root): its exit code (-1 if killed) and
-/// output. posix_spawn and waitpid rather than Foundation's Process: under the test runner,
-/// Process sometimes never saw `pg_ctl start` exit (the child stayed a zombie, waitUntilExit hung).
+/// Runs a program to its end as the postgres user when root (the server refuses to run as root),
+/// in `folder` (env -C: the server's programs want a working folder their user can read).
 private func runAsServerUser(_ command: [String], in folder: String) -> (Int32, String) {
-    // env -C: the server's programs want a working folder their user can read.
-    let command = (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + ["/usr/bin/env", "-C", folder] + command
-    let log = "\(NSTemporaryDirectory())tessera-pg-run-\(UUID().uuidString).log"
-    defer { unlink(log) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv = command.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid = pid_t()
-    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
-    guard spawned == 0 else { return (-1, "\(command[0]): \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-    return (status & 0x7f == 0 ? (status >> 8) & 0xff : -1, text)
+    let user = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
+    let ran = spawnAndWait(user + ["/usr/bin/env", "-C", folder] + command)
+    return (ran.status, ran.output)
 }

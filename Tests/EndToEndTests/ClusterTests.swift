@@ -1,0 +1,200 @@
+// Several daemons on several hosts sharing one PostgreSQL queue and one folder tree (the `store`
+// setting): each host a network namespace with its own hostname, reaching a server of the test's
+// own over a veth link (or, where namespaces cannot be made, processes on loopback). A daemon
+// killed, a daemon paused past its lease, the server restarted: every file still ends with
+// exactly one output, equal to its input (identity style), and one `done`.
+
+import ConvCore
+import Foundation
+import Imaging
+import JobStore
+import TestSupport
+import Testing
+
+@Suite(.serialized, .tags(.slow)) struct ClusterTests {
+    /// Three hosts' daemons over one shared root (inbox, outbox, archive, models) and one database.
+    final class Cluster {
+        let root: URL
+        let hosts: [SimulatedHost]
+        let server: PostgresServer
+        /// The test's own view of the queue, over loopback.
+        let store: PostgresStore
+        let database: String
+        var daemons: [Process]
+        let settings: [String: String]
+        var inputs: [String: Tensor] = [:]
+
+        init(hosts count: Int = 3, settings: [String: String] = [:]) throws {
+            let tag = String(UUID().uuidString.prefix(6)).lowercased()
+            hosts = (0..<count).map { SimulatedHost(index: $0, cluster: tag) }
+            server = try PostgresServer(listening: hosts.filter(\.isolated).map(\.gateway))
+            let url = try server.database()
+            database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+            store = try PostgresStore(url: url)
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cluster-\(tag)")
+            let models = root.appendingPathComponent("models")
+            try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: StylizeCommandTests.identity, toPath: models.appendingPathComponent("identity.safetensors").path)
+            self.settings = ["workers": "1", "threads": "1", "stable_seconds": "0.5", "lease_seconds": "3", "heartbeat_seconds": "0.5",
+                             "sweep_seconds": "0.5", "scan_seconds": "1"].merging(settings) { $1 }
+            daemons = hosts.map { _ in Process() }
+            for i in hosts.indices { try start(i) }
+            let deadline = Date().addingTimeInterval(30)
+            while try alive() < count && Date() < deadline { usleep(100_000) }
+        }
+
+        func folder(_ path: String) -> URL { root.appendingPathComponent("var/\(path)") }
+        func files(_ path: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder(path).path).sorted() }
+        func log(_ i: Int) -> String { (try? String(contentsOf: root.appendingPathComponent("daemon-\(i).log"), encoding: .utf8)) ?? "" }
+
+        func alive() throws -> Int {
+            let summary = try store.summary()
+            return summary.daemons.filter { $0.isAlive(at: summary.now, within: 3) }.count
+        }
+
+        /// Starts host `i`'s daemon (again).
+        func start(_ i: Int) throws {
+            var environment = ProcessInfo.processInfo.environment
+            environment["TESSERA_ROOT"] = root.appendingPathComponent("var").path
+            environment["TESSERA_MODELS"] = root.appendingPathComponent("models").path
+            environment["TESSERA_STORE"] = server.url(database, address: hosts[i].gateway)
+            for (key, value) in settings { environment["TESSERA_\(key.uppercased())"] = value }
+            let command = hosts[i].command([tesseraBinary.path, "daemon"] + (getuid() == 0 ? ["--allow-root"] : []))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            process.environment = environment
+            let log = root.appendingPathComponent("daemon-\(i).log")
+            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: log)
+            try handle.seekToEnd()
+            process.standardError = handle
+            try process.run()
+            daemons[i] = process
+        }
+
+        /// `count` small noisy PNGs made in a staging folder, their pixels kept.
+        func stage(_ count: Int) throws -> [URL] {
+            let staging = root.appendingPathComponent("staging")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+            return try (0..<count).map { n in
+                let url = staging.appendingPathComponent(String(format: "p%03d.png", n))
+                try ImageFile.save(DaemonCommandTests.image(UInt64(5000 + n), width: 120 + n % 40, height: 90), bitDepth: 8, to: url)
+                inputs[url.lastPathComponent] = try ImageFile.load(url).pixels
+                return url
+            }
+        }
+
+        /// Moves staged files into the shared inbox, as a user's copy would finish.
+        func drop(_ staged: [URL]) throws {
+            try FileManager.default.createDirectory(at: folder("inbox/identity"), withIntermediateDirectories: true)
+            for url in staged { #expect(rename(url.path, folder("inbox/identity/\(url.lastPathComponent)").path) == 0) }
+        }
+
+        func count(_ status: Job.Status) throws -> Int { try store.summary().counts[status] ?? 0 }
+
+        /// Waits until `count` jobs are done (or the time is up).
+        func waitUntilDone(_ count: Int, timeout: Double) throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while try self.count(.done) < count && Date() < deadline { usleep(100_000) }
+        }
+
+        /// Pauses host `i`'s daemon at a moment it runs a job; returns that job (nil if it never had one).
+        func pauseWhileRunning(_ i: Int, timeout: Double = 30) throws -> Job? {
+            let pid = daemons[i].processIdentifier, deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                kill(pid, SIGSTOP)
+                let held = try store.jobs(status: .running, limit: 1000).filter { $0.worker?.hasPrefix("\(hosts[i].name):\(pid)/") == true }
+                if let job = held.first { return job }
+                kill(pid, SIGCONT)
+                usleep(UInt32.random(in: 5_000...40_000))
+            }
+            return nil
+        }
+
+        /// Every dropped file has one output equal to it and is archived; each job is done once; no
+        /// temporary file is left (a dead host's go within ten sweeps, 5 s here).
+        func expectExactlyOneOutputEach(_ context: String) throws {
+            let names = inputs.keys.sorted()
+            // A source whose move the database's absence stopped is moved at a later scan (3 scans after its job).
+            let deadline = Date().addingTimeInterval(10)
+            while try files("outbox/identity").count > names.count || !files("inbox/identity").isEmpty, Date() < deadline { usleep(200_000) }
+            let (outbox, archive) = (try files("outbox/identity"), try files("archive/identity"))
+            #expect(outbox == names, "\(context): outbox: \(Set(outbox).symmetricDifference(names).sorted())")
+            #expect(archive == names, "\(context): archive: \(Set(archive).symmetricDifference(names).sorted())")
+            #expect(try files("inbox/identity").isEmpty, "\(context): inbox")
+            for (name, pixels) in inputs { #expect(try ImageFile.load(folder("outbox/identity/\(name)")).pixels == pixels, "\(context): \(name)") }
+            let jobs = try store.jobs(limit: 10_000)
+            #expect(jobs.count == names.count && jobs.allSatisfy { $0.status == .done }, "\(context): \(jobs.count) jobs")
+            for job in jobs {
+                let done = try store.job(job.id)?.1.filter { $0.kind == "done" }.count
+                #expect(done == 1, "\(context): job \(job.id) done \(done ?? 0) times")
+            }
+        }
+
+        func stop() {
+            for process in daemons where process.isRunning {
+                kill(process.processIdentifier, SIGCONT)
+                process.terminate()
+                process.waitUntilExit()
+            }
+            hosts.forEach { $0.remove() }
+            try? FileManager.default.removeItem(at: root)
+        }
+    }
+
+    @Test func threeHostsShareTheQueueAndAKilledDaemonsJobsAreRunByTheOthers() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop() }
+        #expect(try cluster.alive() == 3, "\((0..<3).map(cluster.log).joined())")
+        let staged = try cluster.stage(300)
+        let started = Date()
+        try cluster.drop(staged)
+        try cluster.waitUntilDone(60, timeout: 60)
+        let held = try #require(try cluster.pauseWhileRunning(0), "host 0 never ran a job")
+        kill(cluster.daemons[0].processIdentifier, SIGKILL)
+        let killed = Date().timeIntervalSince1970
+        cluster.daemons[0].waitUntilExit()
+        try cluster.waitUntilDone(300, timeout: 180)
+        print("cluster: 300 files over 3 hosts (one killed after \(Int(killed - started.timeIntervalSince1970)) s) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; hosts isolated: \(cluster.hosts.map(\.isolated))")
+        try cluster.expectExactlyOneOutputEach("after a SIGKILL")
+        let (job, events) = try #require(try cluster.store.job(held.id))
+        let recovered = try #require(events.first { $0.kind == "recovered" }, "\(events.map(\.kind))")
+        // Its lease (3 s) runs out, and the next sweep (every 0.5 s) gives it back: within lease + sweep, and a little.
+        #expect(recovered.at - killed < 3 + 0.5 + 1.5, "recovered \(recovered.at - killed) s after the kill")
+        #expect(job.worker?.hasPrefix("\(cluster.hosts[0].name):\(cluster.daemons[0].processIdentifier)/") == false, "\(job.worker ?? "")")
+        let workers = Set(try cluster.store.jobs(limit: 1000).compactMap { $0.worker?.split(separator: "/").first })
+        #expect(workers.count == 3, "\(workers)") // every host did some of the work
+    }
+
+    @Test func aDaemonPausedPastItsLeaseCannotPublishLate() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop() }
+        try cluster.drop(try cluster.stage(40))
+        try cluster.waitUntilDone(5, timeout: 60)
+        let held = try #require(try cluster.pauseWhileRunning(0), "host 0 never ran a job")
+        // Paused well past its lease: the sweeper gives the job to another daemon, which finishes it.
+        let deadline = Date().addingTimeInterval(30)
+        while try cluster.store.job(held.id)?.0.status != .done && Date() < deadline { usleep(100_000) }
+        #expect(try cluster.store.job(held.id)?.0.status == .done)
+        kill(cluster.daemons[0].processIdentifier, SIGCONT)
+        try cluster.waitUntilDone(40, timeout: 60)
+        usleep(2_000_000) // the resumed daemon's late attempt ends meanwhile
+        try cluster.expectExactlyOneOutputEach("after a pause past the lease")
+        let said = cluster.log(0).split(separator: "\n").filter { $0.contains("job \(held.id)") }
+        print("paused daemon on job \(held.id): \(said)")
+        #expect(said.contains { $0.contains("its lease ran out") }, "the resumed daemon: \(said)")
+        #expect(cluster.daemons[0].isRunning)
+    }
+
+    @Test func theDatabaseRestartedMidRunLosesAndDoublesNothing() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop() }
+        try cluster.drop(try cluster.stage(150))
+        try cluster.waitUntilDone(30, timeout: 60)
+        try cluster.server.restart(pause: 2)
+        try cluster.waitUntilDone(150, timeout: 180)
+        try cluster.expectExactlyOneOutputEach("after a restart of the database")
+        #expect(cluster.daemons.allSatisfy { $0.isRunning })
+    }
+}
