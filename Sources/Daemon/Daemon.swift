@@ -273,7 +273,7 @@ public final class Daemon: Service, @unchecked Sendable {
             defer { close(fd) }
             guard opened == identity else { return } // changed since it was stable: found again later
             var new = NewJob(source: path, style: style, identity: identity, digest: try ContentDigest.of(descriptor: fd, path: path), origin: .inbox)
-            new.onlyIfInPlace = true
+            new.stillInPlace = { folder.entry(name).map { FileIdentity($0) == identity } ?? false }
             let job = try store.enqueue(new)
             if job.added {
                 logger.info("queued", metadata: ["job": "\(job.id)", "file": "\(Shown.name(path))", "style": "\(style)"])

@@ -99,18 +99,12 @@ public struct NewJob: Sendable {
     public var digest: String
     public var origin: Job.Origin
     public var priority: Int
-    /// Queue it only if `source` is still this file when the job is committed. For what a daemon
-    /// found in a shared inbox: another daemon may have finished the file's job and moved it
-    /// away in the meantime, and the key (which has the path) would no longer hold it back.
-    public var onlyIfInPlace = false
-
-    /// Whether `source` is (still) the file of `identity`, checked in the enqueue's transaction:
-    /// a row that still has the inbox path blocks the insert, and one moved away was renamed
-    /// before it was updated, so either the insert conflicts or this finds the file gone.
-    func isInPlace() -> Bool {
-        var s = stat()
-        return lstat(source, &s) == 0 && FileIdentity(s) == identity
-    }
+    /// Queue it only if this says `source` is still the file, asked in the enqueue's transaction.
+    /// For what a daemon found in a shared inbox: another daemon may have finished the file's job
+    /// and moved the file meanwhile, and the key (which has the path) would no longer hold it
+    /// back. A row that still has the inbox path blocks the insert, and a row's file is renamed
+    /// before the row is updated, so either the insert conflicts or this finds the file gone.
+    public var stillInPlace: (@Sendable () -> Bool)?
 
     /// A job for a file whose identity and digest are known already.
     public init(source: String, style: String, identity: FileIdentity, digest: String, origin: Job.Origin, priority: Int = 0) {
@@ -131,5 +125,5 @@ public struct NewJob: Sendable {
     }
 }
 
-/// The file of an `onlyIfInPlace` job was no longer at its path: nothing was queued.
+/// The file of a `stillInPlace` job was no longer at its path: nothing was queued.
 public struct SourceMoved: Error {}

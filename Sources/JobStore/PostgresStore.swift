@@ -215,7 +215,7 @@ public final class PostgresStore: JobStore {
                 guard let id = existing.first else { throw JobStoreError("job for \(new.source) vanished while it was queued") }
                 return (id, false)
             }
-            guard !new.onlyIfInPlace || new.isInPlace() else { throw SourceMoved() }
+            guard new.stillInPlace?() ?? true else { throw SourceMoved() }
             try await Self.log(db, logger, id, "queued", "\(new.source) for style \(new.style)")
             if let failing {
                 try await db.query("UPDATE jobs SET status = 'failed', error = \(failing), finished_at = tessera_now() WHERE id = \(id)", logger: logger)

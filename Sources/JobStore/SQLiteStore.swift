@@ -124,7 +124,7 @@ public final class SQLiteStore: JobStore {
                     """, arguments: [new.source, new.style, device, inode, new.identity.size, new.identity.mtime, new.digest])
                 return (id!, false)
             }
-            guard !new.onlyIfInPlace || new.isInPlace() else { throw SourceMoved() }
+            guard new.stillInPlace?() ?? true else { throw SourceMoved() }
             let id = db.lastInsertedRowID
             try Self.log(db, id, "queued", "\(new.source) for style \(new.style)")
             if let failing {

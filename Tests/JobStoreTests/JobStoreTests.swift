@@ -89,9 +89,13 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let here = folder.appendingPathComponent("here.png").path, gone = folder.appendingPathComponent("gone.png").path
         for path in [here, gone] { FileManager.default.createFile(atPath: path, contents: Data(path.utf8)) }
-        var stays = try NewJob(file: here, style: "s", origin: .inbox), moves = try NewJob(file: gone, style: "s", origin: .inbox)
-        stays.onlyIfInPlace = true
-        moves.onlyIfInPlace = true
+        func inPlace(_ path: String) throws -> NewJob {
+            var job = try NewJob(file: path, style: "s", origin: .inbox)
+            let identity = job.identity
+            job.stillInPlace = { var s = stat(); return lstat(path, &s) == 0 && FileIdentity(s) == identity }
+            return job
+        }
+        let (stays, moves) = (try inPlace(here), try inPlace(gone))
         #expect(rename(gone, folder.appendingPathComponent("archived.png").path) == 0)
         #expect(try store.enqueue(stays).added)
         #expect(throws: SourceMoved.self) { try store.enqueue(moves) }
