@@ -47,7 +47,7 @@ def start_postgres(root):
     run = lambda *command: subprocess.run(as_user + list(command), check=True, capture_output=True, cwd=folder)
     run(f"{binaries}/initdb", "-D", f"{folder}/data", "-U", "tessera", "--auth=trust", "-E", "UTF8")
     run(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/server.log", "-w", "start", "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1")
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 " + os.environ.get("BENCH_PG_OPTIONS", ""))
     run(f"{binaries}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "tessera", "tessera")
     stop = lambda: run(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
     return f"postgres://tessera@127.0.0.1:{port}/tessera?sslmode=disable", stop
