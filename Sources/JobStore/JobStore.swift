@@ -150,7 +150,8 @@ public enum JobRequest: Sendable { case cancel, retry, rerun }
 public struct QueueSummary: Sendable {
     public var counts: [Job.Status: Int]
     public var running: [Job]
-    public var tilesLastMinute: Int
+    /// Tiles finished in the last minute by each daemon (its id; "" for samples from before v8).
+    public var tilesLastMinute: [String: Int]
     /// Daemons that have not stopped, most recent heartbeat first.
     public var daemons: [DaemonRecord]
     /// The store's clock when this was read (a shared store's heartbeats are on its clock).

@@ -48,6 +48,8 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // Tiles per daemon for `tessera status`: each sample names the daemon of the job's worker.
+        ("v8: progress samples by daemon", ["ALTER TABLE progress_samples ADD COLUMN daemon text"]),
     ]
 
     /// Brings the database to the latest schema.

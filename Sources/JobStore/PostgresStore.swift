@@ -296,7 +296,12 @@ public final class PostgresStore: JobStore {
             let cancel = try await (try await db.query("""
                 UPDATE jobs SET tiles_done = \(done), tiles_total = \(total) WHERE id = \(lease.job) RETURNING cancel_requested
                 """, logger: logger)).decode(Bool.self).all()
-            if newTiles > 0 { try await db.query("INSERT INTO progress_samples (at, tiles) VALUES (tessera_now(), \(newTiles))", logger: logger) }
+            if newTiles > 0 {
+                try await db.query("""
+                    INSERT INTO progress_samples (at, tiles, daemon) SELECT tessera_now(), \(newTiles), rtrim(rtrim(worker, '0123456789'), '/')
+                    FROM jobs WHERE id = \(lease.job)
+                    """, logger: logger)
+            }
             return cancel.first ?? false
         }
     }
@@ -581,9 +586,13 @@ public final class PostgresStore: JobStore {
                 if let s = Job.Status(rawValue: status) { counts[s] = n }
             }
             let running = try await Self.jobs(db, logger, "SELECT * FROM jobs WHERE status = 'running' ORDER BY id")
-            let (tiles, now) = try await (try await db.query("""
-                SELECT coalesce(sum(tiles), 0)::bigint, tessera_now() FROM progress_samples WHERE at >= tessera_now() - 60
-                """, logger: logger)).decode((Int, Double).self).all()[0]
+            let now = try await (try await db.query("SELECT tessera_now()", logger: logger)).decode(Double.self).all()[0]
+            var tiles: [String: Int] = [:]
+            for (daemon, sum) in try await (try await db.query("""
+                SELECT coalesce(daemon, ''), sum(tiles)::bigint FROM progress_samples WHERE at >= \(now - 60) GROUP BY 1
+                """, logger: logger)).decode((String, Int).self).all() {
+                tiles[daemon] = sum
+            }
             let daemons = try await (try await db.query("""
                 SELECT id, pid, host, version, started_at, heartbeat_at, stopped_at FROM daemons WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC
                 """, logger: logger)).decode((String, Int, String, String?, Double, Double, Double?).self).all()

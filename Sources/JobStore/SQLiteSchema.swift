@@ -116,6 +116,10 @@ enum SQLiteSchema {
             }
             try db.alter(table: "daemons") { t in t.add(column: "version", .text) }
         }
+        // Tiles per daemon for `tessera status`: each sample names the daemon of the job's worker.
+        migrator.registerMigration("v8: progress samples by daemon") { db in
+            try db.alter(table: "progress_samples") { t in t.add(column: "daemon", .text) }
+        }
         return migrator
     }
 

@@ -197,7 +197,11 @@ public final class SQLiteStore: JobStore {
         let id = lease.job
         return try holding(lease) { db in
             try db.execute(sql: "UPDATE jobs SET tiles_done = ?, tiles_total = ? WHERE id = ?", arguments: [done, total, id])
-            if newTiles > 0 { try db.execute(sql: "INSERT INTO progress_samples (at, tiles) VALUES (?, ?)", arguments: [Self.now, newTiles]) }
+            if newTiles > 0 {
+                try db.execute(sql: """
+                    INSERT INTO progress_samples (at, tiles, daemon) SELECT ?, ?, rtrim(rtrim(worker, '0123456789'), '/') FROM jobs WHERE id = ?
+                    """, arguments: [Self.now, newTiles, id])
+            }
             return try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
         }
     }
@@ -390,7 +394,11 @@ public final class SQLiteStore: JobStore {
                 if let s = Job.Status(rawValue: row["status"]) { counts[s] = row["n"] }
             }
             let running = try Job.filter(Job.Columns.status == Job.Status.running).order(Job.Columns.id).fetchAll(db)
-            let tiles = try Int.fetchOne(db, sql: "SELECT coalesce(sum(tiles), 0) FROM progress_samples WHERE at >= ?", arguments: [Self.now - 60]) ?? 0
+            var tiles: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT coalesce(daemon, ''), sum(tiles) FROM progress_samples WHERE at >= ? GROUP BY 1",
+                                        arguments: [Self.now - 60]) {
+                tiles[row[0]] = row[1]
+            }
             let daemons = try DaemonRecord.fetchAll(db, sql: "SELECT * FROM daemons WHERE stopped_at IS NULL ORDER BY heartbeat_at DESC")
             return QueueSummary(counts: counts, running: running, tilesLastMinute: tiles, daemons: daemons, now: Self.now)
         }

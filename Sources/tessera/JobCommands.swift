@@ -140,9 +140,9 @@ struct StatusCommand: AsyncParsableCommand {
         var tilesPerSecond: Double
 
         struct Daemon: EncodesNulls {
-            /// alive (heard from within 15 s), late, or lost (silent past its lease: its jobs go to other daemons).
+            /// alive (heard from within 15 s or the lease, if shorter), late, or lost (silent past its lease: its jobs go to other daemons).
             var state: String
-            var id: String, host: String, pid: Int, version: String?, heartbeatAgeSeconds: Double, jobs: [Int64]
+            var id: String, host: String, pid: Int, version: String?, heartbeatAgeSeconds: Double, jobs: [Int64], tilesPerSecond: Double
         }
 
         struct Running: EncodesNulls {
@@ -164,22 +164,23 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let daemons = summary.daemons.map { d -> Report.Daemon in
             let age = max(0, now - d.heartbeatAt)
-            let state = d.isAlive(at: now) ? "alive" : age < settings.leaseSeconds ? "late" : "lost"
+            let state = age >= settings.leaseSeconds ? "lost" : d.isAlive(at: now, within: min(15, settings.leaseSeconds)) ? "alive" : "late"
             return .init(state: state, id: d.id, host: d.host, pid: d.pid, version: d.version, heartbeatAgeSeconds: (age * 10).rounded() / 10,
-                         jobs: summary.running.filter { $0.worker?.hasPrefix(d.id + "/") ?? false }.map(\.id))
+                         jobs: summary.running.filter { $0.worker?.hasPrefix(d.id + "/") ?? false }.map(\.id),
+                         tilesPerSecond: Double(summary.tilesLastMinute[d.id] ?? 0) / 60)
         }
         let live = daemons.first { $0.state == "alive" }
         let report = Report(daemonAlive: live != nil, daemonPid: live?.pid, daemons: daemons,
                             counts: Dictionary(uniqueKeysWithValues: Job.Status.allCases.map { ($0.rawValue, summary.counts[$0] ?? 0) }),
-                            running: running, tilesPerSecond: Double(summary.tilesLastMinute) / 60)
+                            running: running, tilesPerSecond: Double(summary.tilesLastMinute.values.reduce(0, +)) / 60)
         if json {
             try printJSON(report)
         } else {
             if daemons.count <= 1 {
                 print(live.map { "daemon: running (pid \($0.pid) on \($0.host))" } ?? "daemon: not running")
             } else {
-                print(table(["DAEMON", "STATE", "VERSION", "HEARTBEAT", "JOBS"], daemons.map {
-                    [$0.id, $0.state, $0.version ?? "-", String(format: "%.0f s ago", $0.heartbeatAgeSeconds),
+                print(table(["DAEMON", "STATE", "VERSION", "HEARTBEAT", "TILES/S", "JOBS"], daemons.map {
+                    [$0.id, $0.state, $0.version ?? "-", String(format: "%.0f s ago", $0.heartbeatAgeSeconds), String(format: "%.0f", $0.tilesPerSecond),
                      $0.jobs.map { "\($0)" }.joined(separator: ",")]
                 }))
             }

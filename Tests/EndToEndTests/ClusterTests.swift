@@ -165,6 +165,14 @@ import Testing
         #expect(job.worker?.hasPrefix("\(cluster.hosts[0].name):\(cluster.daemons[0].processIdentifier)/") == false, "\(job.worker ?? "")")
         let workers = Set(try cluster.store.jobs(limit: 1000).compactMap { $0.worker?.split(separator: "/").first })
         #expect(workers.count == 3, "\(workers)") // every host did some of the work
+        // `tessera status` from any host: the killed daemon is lost, the others alive, with their tiles/s.
+        let status = try tessera(["status", "--json"], environment: ["TESSERA_STORE": cluster.server.url(cluster.database), "TESSERA_LEASE_SECONDS": "3",
+                                                                     "TESSERA_HEARTBEAT_SECONDS": "0.5", "TESSERA_ROOT": cluster.folder("").path])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stderr)")
+        let daemons = (report["daemons"] as? [[String: Any]]) ?? []
+        let victim = "\(cluster.hosts[0].name):\(cluster.daemons[0].processIdentifier)"
+        #expect(daemons.count == 3 && daemons.allSatisfy { ($0["state"] as? String) == (($0["id"] as? String) == victim ? "lost" : "alive") }, "\(daemons)")
+        #expect(daemons.filter { ($0["tiles_per_second"] as? Double ?? 0) > 0 }.count >= 2, "\(daemons)")
     }
 
     @Test func aDaemonPausedPastItsLeaseCannotPublishLate() throws {

@@ -124,7 +124,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
         let running = try #require(try store.job(id)?.0)
         #expect(running.tilesDone == 5 && running.resumeTileRows == 2 && running.resumeKey == "k")
         let summary = try store.summary()
-        #expect(summary.counts[.running] == 1 && summary.running.map(\.id) == [id] && summary.tilesLastMinute == 5)
+        #expect(summary.counts[.running] == 1 && summary.running.map(\.id) == [id] && summary.tilesLastMinute == ["w": 5])
         try store.markCanceled(lease)
         #expect(try store.job(id)?.0.status == .canceled)
     }
