@@ -49,7 +49,10 @@ def start_postgres(root):
     run(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/server.log", "-w", "start", "-o",
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 " + os.environ.get("BENCH_PG_OPTIONS", ""))
     run(f"{binaries}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "tessera", "tessera")
-    stop = lambda: run(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
+    def stop():
+        run(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
+        if os.environ.get("BENCH_PG_LOG"):  # the server's log kept (with BENCH_PG_OPTIONS="-c log_statement=all": every statement)
+            shutil.copy(f"{folder}/server.log", os.environ["BENCH_PG_LOG"])
     return f"postgres://tessera@127.0.0.1:{port}/tessera?sslmode=disable", stop
 
 
@@ -101,11 +104,14 @@ def main():
         for name in os.listdir(staging):
             os.rename(os.path.join(staging, name), os.path.join(inbox, name))
         deadline = time.time() + 900
+        settled = lambda folder: len(os.listdir(folder)) if os.path.isdir(folder) else 0
+        # Watching the folders, not asking `tessera status`: a status process a second would cost
+        # a PostgreSQL store more than the jobs do.
         while time.time() < deadline:
-            status = json.loads(subprocess.run([tessera, "status", "--json"], env=env, cwd=root, capture_output=True, text=True).stdout)
-            if sum(status["counts"].get(s, 0) for s in ("done", "failed")) >= args.count:
+            if settled(os.path.join(root, "var", "archive", args.style)) + settled(os.path.join(root, "var", "failed", args.style)) >= args.count:
                 break
             time.sleep(0.2)
+        time.sleep(0.5)
         jobs = json.loads(subprocess.run([tessera, "jobs", "--json", "--limit", str(args.count * 2)], env=env, cwd=root,
                                          capture_output=True, text=True).stdout)
         done = [j for j in jobs if j["status"] == "done"]
