@@ -45,10 +45,9 @@ final class SpilledPixels: @unchecked Sendable {
         }
         guard fd >= 0 else { throw ImageError(scratch.name, "cannot make a scratch file: \(String(cString: strerror(errno)))") }
         (descriptor, self.rowBytes, self.height, self.path) = (fd, rowBytes, height, path)
-        do { try fill(fd) } catch {
-            close(fd)
-            throw error
-        }
+        // Not closed here when `fill` throws: every property is set, so deinit runs and closes it
+        // (closing it here too closed whatever descriptor another thread had opened meanwhile).
+        try fill(fd)
     }
 
     deinit { close(descriptor) }
