@@ -52,7 +52,13 @@ public final class PostgresStore: JobStore {
         }
     }
 
-    deinit { running.cancel() }
+    /// The LISTEN loop of `onNewJobs`, ended with the store.
+    private let listening = Mutex<Task<Void, Never>?>(nil)
+
+    deinit {
+        listening.withLock { $0?.cancel() }
+        running.cancel()
+    }
 
     /// Where the database is and how to log in, from a `postgres://` URL.
     private struct Endpoint: Sendable {
@@ -245,7 +251,7 @@ public final class PostgresStore: JobStore {
     /// Calls `wake` whenever a job is queued anywhere, until the store goes; reconnects after a
     /// lost connection (the daemons' polls cover the gap).
     public func onNewJobs(_ wake: @escaping @Sendable () -> Void) {
-        Task.detached(executorPreference: EventLoopExecutor.shared) { [client, logger] in
+        let task = Task.detached(executorPreference: EventLoopExecutor.shared) { [client, logger] in
             while !Task.isCancelled {
                 do {
                     try await client.withConnection { db in
@@ -260,6 +266,7 @@ public final class PostgresStore: JobStore {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+        listening.withLock { $0?.cancel(); $0 = task }
     }
 
     // MARK: workers
