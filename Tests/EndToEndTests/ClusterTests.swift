@@ -64,11 +64,7 @@ import Testing
             process.executableURL = URL(fileURLWithPath: command[0])
             process.arguments = Array(command.dropFirst())
             process.environment = environment
-            let log = root.appendingPathComponent("daemon-\(i).log")
-            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
-            let handle = try FileHandle(forWritingTo: log)
-            try handle.seekToEnd()
-            process.standardError = handle
+            process.standardError = try appendingHandle(to: root.appendingPathComponent("daemon-\(i).log"))
             try process.run()
             daemons[i] = process
         }

@@ -47,11 +47,7 @@ import Training
             process.arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [tesseraBinary.path]) + ["daemon"] + (getuid() == 0 ? ["--allow-root"] : [])
             process.environment = environment
             if relativeRoot { process.currentDirectoryURL = root }
-            let log = root.appendingPathComponent("daemon.log")
-            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
-            let handle = try FileHandle(forWritingTo: log)
-            try handle.seekToEnd()
-            process.standardError = handle
+            process.standardError = try appendingHandle(to: root.appendingPathComponent("daemon.log"))
             try process.run()
             let deadline = Date().addingTimeInterval(20)
             while !FileManager.default.fileExists(atPath: folder("inbox/tint").path) && process.isRunning && Date() < deadline { usleep(50_000) }

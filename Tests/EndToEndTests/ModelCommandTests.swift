@@ -20,6 +20,14 @@ func tessera(_ arguments: [String], environment: [String: String]? = nil, direct
     try command(tesseraBinary, arguments, environment: environment, directory: directory)
 }
 
+/// A handle that appends to `log` (made if missing): where a daemon under test writes its stderr.
+func appendingHandle(to log: URL) throws -> FileHandle {
+    if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+    let handle = try FileHandle(forWritingTo: log)
+    try handle.seekToEnd()
+    return handle
+}
+
 /// Runs `executable` to its end and returns its exit status and output.
 func command(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil) throws -> Run {
     let p = Process()
