@@ -113,7 +113,7 @@ public final class Daemon: Service, @unchecked Sendable {
         let recovered = try store.recoverRunning()
         removeDeadWritersTemporaries()
         for name in work.names() { // strips of jobs that ended, or that the database no longer has
-            guard let id = Int64(name.wholeMatch(of: /job-([0-9]+)\.strips/)?.1 ?? "") else { continue }
+            guard let id = Self.job(ofWorkFile: name) else { continue }
             if let (job, _) = try store.job(id), [.queued, .running].contains(job.status) { continue }
             work.remove(name)
         }
@@ -317,6 +317,14 @@ public final class Daemon: Service, @unchecked Sendable {
     }
 
     private static func stripsFile(_ id: Int64) -> String { "job-\(id).strips" }
+    private static func bandFile(of band: Job) -> String { "job-\(band.parentId ?? 0).band-\(band.band).strips" }
+    /// The job a work file is of (its strips, or one of its bands'), from the file's name.
+    private static func job(ofWorkFile name: String) -> Int64? { Int64(name.wholeMatch(of: /job-([0-9]+)(\.band-[0-9]+)?\.strips/)?.1 ?? "") }
+
+    /// Removes a job's work files: its strips and its bands'.
+    private func removeWorkFiles(of id: Int64) {
+        for name in work.names() where Self.job(ofWorkFile: name) == id { work.remove(name) }
+    }
 
     /// Why a running job stopped before its end.
     private enum Interruption { case canceled, daemonStopping, leaseLost }
@@ -370,10 +378,10 @@ public final class Daemon: Service, @unchecked Sendable {
         do {
             let (style, digest) = try style(job.style)
             let outFolder = try outbox.subfolder(job.style)
-            if let earlier = job.output, let s = outFolder.entry((earlier as NSString).lastPathComponent), (s.st_mode & S_IFMT) == S_IFREG {
+            if job.band == 0, let earlier = job.output, let s = outFolder.entry((earlier as NSString).lastPathComponent), (s.st_mode & S_IFMT) == S_IFREG {
                 // An earlier attempt renamed its output into place and died before recording it.
                 try store.finish(lease, output: earlier, tiles: job.tilesTotal)
-                work.remove(Self.stripsFile(job.id))
+                removeWorkFiles(of: job.id)
                 logger.info("done by an earlier attempt", metadata: ["job": "\(job.id)", "output": "\(Shown.name(earlier))"])
                 return settle(job, as: .done)
             }
@@ -389,58 +397,48 @@ public final class Daemon: Service, @unchecked Sendable {
                 memory = need
             }
             let format = source.format ?? .png
+            let key = "\(digest) \(source.width)x\(source.height) \(format.rawValue)"
+            if let rows = job.bandRows { return try render(band: rows, of: job, lease, source, style: style, format: format, key: key) }
+            if job.bands == 0, let bands = bands(of: source) {
+                removeWorkFiles(of: job.id) // an earlier split's bands (the job was retried)
+                try store.split(lease, bands: bands)
+                logger.info("job \(job.id) split into \(bands.count) bands of up to \(bands[0].count * TileGrid.outputSize) rows")
+                wake.broadcast()
+                return
+            }
             var name = FileName.escapingRawBytes(job.name) // outputs get valid UTF-8 names
             if source.format == nil { name = (name as NSString).deletingPathExtension + ".png" }
             let output = try store.reserveOutput(lease) { "\(outFolder.path)/" + outFolder.freeName(name, taken: $0) }
             // Written inside the folder opened above, whatever its name points to by now.
             let written = "/proc/self/fd/\(outFolder.descriptor)"
             let target = URL(fileURLWithPath: "\(written)/\((output as NSString).lastPathComponent)")
-            let journal = try strips(of: job, lease, source, key: "\(digest) \(source.width)x\(source.height) \(format.rawValue)")
-            defer { if let journal { close(journal.descriptor) } }
+            let journal = job.bands > 0 ? try assembly(of: job, source) : try strips(of: job, lease, source, key: key)
+            defer { journal?.descriptors.forEach { close($0) } }
             let reported = Reported()
             let stylizer = Stylizer(style: style, threads: settings.threads)
             let result: Stylizer.Result
             do {
-                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format), journal: journal?.journal, progress: { [self] done, total in
-                    reported.state.withLock { r in
-                        guard r.stop == nil else { return }
-                        if isStopping { r.stop = .daemonStopping; return }
-                        if isLost(lease) { r.stop = .leaseLost; return }
-                        guard done == total || Date().timeIntervalSince(r.at) >= 0.5 else { return }
-                        do {
-                            if try store.progress(lease, done: done, total: total, newTiles: done - r.done) { r.stop = .canceled }
-                        } catch is LeaseLost { r.stop = .leaseLost } catch {}
-                        r.done = done
-                        r.at = Date()
-                    }
-                    return reported.state.withLock { $0.stop == nil }
-                }, beforePublishing: { [self] in
+                result = try stylizer.stylize(source, to: target, options: SaveOptions(format: format), journal: journal?.journal,
+                                              progress: reporter(lease, reported), beforePublishing: { [self] in
                     // The lease is checked with the store, not only with the last heartbeat: a
                     // daemon resumed after a pause may not have heard yet that it lost the job.
                     if isLost(lease) { throw LeaseLost(job: job.id) }
                     if try !store.heartbeat(id: id, leases: [lease], leaseSeconds: settings.leaseSeconds).isEmpty { throw LeaseLost(job: job.id) }
                 })
             } catch {
-                if error is LeaseLost { throw error }
-                switch reported.state.withLock({ $0.stop }) {
-                case .daemonStopping?: try store.requeue(lease, reason: "daemon stopping"); return
-                case .leaseLost?: throw LeaseLost(job: job.id)
-                case .canceled?:
-                    try store.markCanceled(lease)
-                    work.remove(Self.stripsFile(job.id))
-                    return
-                default:
-                    guard let e = error as? ImageError, e.path.hasPrefix(written) else { throw error }
-                    // Savers say "write failed" or less; a full disk is what the user must hear.
-                    var space = statvfs()
-                    let full = fstatvfs(outFolder.descriptor, &space) == 0 && UInt64(space.f_bavail) * UInt64(space.f_frsize) < 1 << 20
-                    throw ImageError(outFolder.path + e.path.dropFirst(written.count), full ? "no space left on device (\(outFolder.path))" : e.reason)
-                }
+                if try stopped(job, lease, reported, error) { return }
+                guard let e = error as? ImageError, e.path.hasPrefix(written) else { throw error }
+                // Savers say "write failed" or less; a full disk is what the user must hear.
+                var space = statvfs()
+                let full = fstatvfs(outFolder.descriptor, &space) == 0 && UInt64(space.f_bavail) * UInt64(space.f_frsize) < 1 << 20
+                throw ImageError(outFolder.path + e.path.dropFirst(written.count), full ? "no space left on device (\(outFolder.path))" : e.reason)
             }
             try store.finish(lease, output: output, tiles: result.tiles)
-            work.remove(Self.stripsFile(job.id))
+            removeWorkFiles(of: job.id)
             if let failure = journal?.journal.failure { logger.warning("job \(job.id): its strips could not be kept: \(failure)") }
-            _ = try? store.progress(lease, done: result.tiles, total: result.tiles, newTiles: result.tiles - reported.state.withLock { $0.done })
+            // An assembly computed nothing: its bands counted their tiles.
+            let computed = job.bands > 0 ? 0 : result.tiles - reported.state.withLock { $0.done }
+            _ = try? store.progress(lease, done: result.tiles, total: result.tiles, newTiles: computed)
             logger.info("done", metadata: ["job": "\(job.id)", "output": "\(Shown.name(output))",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         } catch is MemoryBudget.Stopped {
@@ -455,9 +453,103 @@ public final class Daemon: Service, @unchecked Sendable {
         settle(job, as: .done)
     }
 
+    /// The progress callback of a job's render: records progress every half second, and stops
+    /// the render when the daemon stops, the lease is lost or someone cancels the job.
+    private func reporter(_ lease: Lease, _ reported: Reported) -> @Sendable (Int, Int) -> Bool {
+        { [self] done, total in
+            reported.state.withLock { r in
+                guard r.stop == nil else { return }
+                if isStopping { r.stop = .daemonStopping; return }
+                if isLost(lease) { r.stop = .leaseLost; return }
+                guard done == total || Date().timeIntervalSince(r.at) >= 0.5 else { return }
+                do {
+                    if try store.progress(lease, done: done, total: total, newTiles: done - r.done) { r.stop = .canceled }
+                } catch is LeaseLost { r.stop = .leaseLost } catch {}
+                r.done = done
+                r.at = Date()
+            }
+            return reported.state.withLock { $0.stop == nil }
+        }
+    }
+
+    /// Handles a render that ended with `error` because its progress callback stopped it: the
+    /// job goes back to the queue (the daemon stops) or is canceled; a lost lease is thrown on.
+    /// Returns false for any other error.
+    private func stopped(_ job: Job, _ lease: Lease, _ reported: Reported, _ error: any Error) throws -> Bool {
+        if error is LeaseLost { throw error }
+        switch reported.state.withLock({ $0.stop }) {
+        case .daemonStopping?: try store.requeue(lease, reason: "daemon stopping")
+        case .leaseLost?: throw LeaseLost(job: job.id)
+        case .canceled?:
+            try store.markCanceled(lease)
+            job.band > 0 ? work.remove(Self.bandFile(of: job)) : removeWorkFiles(of: job.id)
+        case nil: return false
+        }
+        return true
+    }
+
+    /// The bands of an image more than twice `band_megapixels` (nil for smaller ones): whole
+    /// strips of the region path (four tile rows), about `band_megapixels` each.
+    private func bands(of source: ImageSource) -> [Range<Int>]? {
+        let size = settings.bandMegapixels * 1_000_000
+        guard size > 0, source.pixelCount > 2 * size else { return nil }
+        let rows = TileGrid(width: source.width, height: source.height).rows
+        let perBand = max(4, size / (source.width * TileGrid.outputSize) / 4 * 4)
+        return stride(from: 0, to: rows, by: perBand).map { $0..<min($0 + perBand, rows) }
+    }
+
+    /// Runs one band of a split job: its tile rows into its work file, which its job's assembly
+    /// reads (the file of an earlier attempt made the same way is continued).
+    private func render(band rows: Range<Int>, of job: Job, _ lease: Lease, _ source: ImageSource, style: Style, format: ImageFormat, key: String) throws {
+        let started = Date(), name = Self.bandFile(of: job)
+        let fd = try work.openWorkFile(name)
+        defer { close(fd) }
+        let bandKey = "\(key) rows \(rows.lowerBound)-\(rows.upperBound)"
+        let from = job.resumeKey == bandKey ? job.resumeTileRows : 0
+        if from <= rows.lowerBound { ftruncate(fd, 0) }
+        let journal = StripJournal(descriptor: fd, firstTileRow: rows.lowerBound, resumingFrom: from, interval: settings.checkpointSeconds) { [store] done in
+            try? store.checkpoint(lease, tileRows: done, key: bandKey)
+        }
+        let reported = Reported()
+        let tiles: Int
+        do {
+            tiles = try Stylizer(style: style, threads: settings.threads).render(band: rows, of: source, format: format, journal: journal,
+                                                                                 progress: reporter(lease, reported))
+        } catch {
+            if try stopped(job, lease, reported, error) { return }
+            throw error
+        }
+        try store.finish(lease, output: "\(work.path)/\(name)", tiles: tiles)
+        _ = try? store.progress(lease, done: tiles, total: tiles, newTiles: tiles - reported.state.withLock { $0.done })
+        logger.info("band done", metadata: ["job": "\(job.parentId ?? 0)", "band": "\(job.band)", "rows": "\(rows.lowerBound * TileGrid.outputSize)-\(min(rows.upperBound * TileGrid.outputSize, source.height) - 1)",
+                                                "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+    }
+
+    /// The journal a split job's output is assembled from: every band's work file, all of them done.
+    private func assembly(of job: Job, _ source: ImageSource) throws -> (journal: StripJournal, descriptors: [Int32]) {
+        let bands = try store.bands(of: job.id), rows = TileGrid(width: source.width, height: source.height).rows
+        guard bands.count == job.bands, bands.allSatisfy({ $0.status == .done }),
+              zip(bands, bands.dropFirst()).allSatisfy({ $0.bandEnd == $1.bandStart }), bands.first?.bandStart == 0, bands.last?.bandEnd == rows else {
+            throw DaemonError("job \(job.id): its bands do not cover the image (\(bands.filter { $0.status == .done }.count) of \(job.bands) done)")
+        }
+        var descriptors: [Int32] = []
+        do {
+            for band in bands {
+                do { descriptors.append(try work.openWorkFile(Self.bandFile(of: band), creating: false)) } catch {
+                    throw DaemonError("job \(job.id): the work file of band \(band.band) is missing (\(error)); is the work folder shared by every host?")
+                }
+            }
+        } catch {
+            descriptors.forEach { close($0) }
+            throw error
+        }
+        logger.info("job \(job.id): assembling the output from \(bands.count) bands")
+        return (StripJournal(bands: zip(descriptors, bands).map { ($0, $1.bandStart) }, tileRows: rows), descriptors)
+    }
+
     /// The strips journal of a long job (nil for small images): the file in the work folder and
     /// what an earlier attempt left in it, if it was made the same way (`key`: model, size, format).
-    private func strips(of job: Job, _ lease: Lease, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptor: Int32)? {
+    private func strips(of job: Job, _ lease: Lease, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptors: [Int32])? {
         guard source.pixelCount >= Self.journaledPixels else { return nil }
         let fd = try work.openWorkFile(Self.stripsFile(job.id))
         let from = job.resumeKey == key ? job.resumeTileRows : 0
@@ -469,7 +561,7 @@ public final class Daemon: Service, @unchecked Sendable {
             try store.note(job.id, kind: "resumed", message: message)
             logger.info("job \(job.id) resumed \(message)")
         }
-        return (journal, fd)
+        return (journal, [fd])
     }
 
     /// Bad input and a style the models folder does not hold fail at once; anything else (a full
@@ -490,7 +582,7 @@ public final class Daemon: Service, @unchecked Sendable {
             }
             logger.error("job \(job.id) failed: \(reason)")
             try store.fail(lease, reason: reason)
-            work.remove(Self.stripsFile(job.id))
+            job.band > 0 ? work.remove(Self.bandFile(of: job)) : removeWorkFiles(of: job.id)
             var failed = job
             failed.status = .failed
             failed.error = reason
@@ -506,6 +598,10 @@ public final class Daemon: Service, @unchecked Sendable {
     /// Each step can be repeated after a crash: the destination is reserved first, the error file
     /// is written (replacing only itself) before the move, the move replaces nothing.
     private func settle(_ job: Job, as status: Job.Status? = nil) {
+        if let parent = job.parentId { // a band's source is its job's: settled once the job failed with it
+            if let (parent, _) = try? store.job(parent), parent.status == .failed { settle(parent) }
+            return
+        }
         guard job.origin == .inbox else { return }
         var job = job
         if let status { job.status = status } // the row says so already; this copy was read before

@@ -88,10 +88,10 @@ final class Folder: @unchecked Sendable { // the descriptor is only read after i
     /// Removes the name `name` (a file, not a folder).
     func remove(_ name: String) { unlinkat(descriptor, c(name), 0) }
 
-    /// Opens (creating, mode 0600) the daemon's own work file `name` for reading and writing; a
-    /// link there is refused. The caller closes the descriptor.
-    func openWorkFile(_ name: String) throws -> Int32 {
-        let fd = openat(descriptor, c(name), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    /// Opens (creating, mode 0600, unless `creating` is false) the daemon's own work file `name`
+    /// for reading and writing; a link there is refused. The caller closes the descriptor.
+    func openWorkFile(_ name: String, creating: Bool = true) throws -> Int32 {
+        let fd = openat(descriptor, c(name), O_RDWR | (creating ? O_CREAT : 0) | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DaemonError("\(shown(name)): \(String(cString: strerror(errno)))") }
         return fd
     }

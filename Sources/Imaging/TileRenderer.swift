@@ -9,6 +9,8 @@
 //
 // A journal (StripJournal) keeps the finished rows of a long render in a work file: a later
 // attempt reads the rows an earlier one finished from it and computes from the next strip on.
+// A band of a huge image (`render(tileRows:)`) only computes its rows into its journal; the
+// output is written later from every band's journal, computing nothing.
 //
 // Alpha is split off before the transform and put back unchanged; fully transparent pixels keep
 // their original colour (see AlphaBleed.swift for what the network sees under them).
@@ -37,6 +39,8 @@ public final class TileRenderer: @unchecked Sendable {
     private var blocks: [Int: [UInt8]] = [:]
     private var served: [Int]
     private var outputDepth = 8
+    /// The tile rows progress counts: the image's, or a band's.
+    private var counted: Range<Int>
     private var failure: (any Error)?
 
     /// A renderer of `source` through `transform`; `progress` hears (tiles done, tiles in all) and
@@ -51,6 +55,7 @@ public final class TileRenderer: @unchecked Sendable {
         outputColourBands = transform.outputBands(forColourBands: source.colourBands)
         ring = [Float](repeating: 0, count: Self.ringRows * source.width * source.bands)
         served = [Int](repeating: 0, count: grid.rows)
+        counted = 0..<grid.rows
         // Resumed: computing starts at the first strip the earlier attempt did not finish, and
         // reading at the first source row that strip needs (a sequential source decodes the rows
         // before it, but they are not kept).
@@ -68,7 +73,7 @@ public final class TileRenderer: @unchecked Sendable {
     public func write(to url: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
                       beforePublishing: () throws -> Void = {}) throws -> ImageFormat {
         let format = options.format ?? source.format ?? .png
-        outputDepth = source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8
+        outputDepth = depth(in: format)
         let temporary = try temporaryFile(for: url, format: format)
         defer { unlink(temporary.path) }
 
@@ -106,6 +111,40 @@ public final class TileRenderer: @unchecked Sendable {
         return format
     }
 
+    /// Computes tile rows `rows` (whole strips of the region path, or up to the image's end) into
+    /// the journal as an output in `format` would hold them, and writes no image: one band of an
+    /// image that several workers share, the output assembled from the bands' journals later.
+    /// Rows an earlier attempt kept are not computed again; the journal is on disk when it returns.
+    public func render(tileRows rows: Range<Int>, format: ImageFormat) throws {
+        guard let journal else { preconditionFailure("a band is rendered into its journal") }
+        try lock.withLock {
+            outputDepth = depth(in: format)
+            counted = rows
+            if nextTileRow < rows.lowerBound {
+                nextTileRow = rows.lowerBound
+                rowsRead = max(0, nextTileRow * TileGrid.outputSize - TileGrid.margin)
+            }
+            let reader = RowReader(source)
+            do {
+                while nextTileRow < rows.upperBound {
+                    let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, rows.upperBound - nextTileRow)
+                    try produce(tileRows: nextTileRow..<(nextTileRow + count), reader)
+                    nextTileRow += count
+                    blocks = [:] // kept in the journal only
+                    journal.finished(tileRows: nextTileRow)
+                }
+            } catch {
+                journal.finished(tileRows: nextTileRow, now: true) // a stop keeps the strips finished so far
+                throw error
+            }
+            journal.finished(tileRows: rows.upperBound, now: true)
+            if let failure = journal.failure { throw ImageError(source.url.path, "its band's work file cannot be written: \(failure)") }
+        }
+    }
+
+    /// The bits per sample of the output in `format`.
+    private func depth(in format: ImageFormat) -> Int { source.bitDepth == 16 && format.holdsSixteenBits ? 16 : 8 }
+
     /// Fills one output region libvips asks for, computing tile rows up to its last row.
     private func generate(_ region: UnsafeMutablePointer<VipsRegion>) -> Int32 {
         lock.lock()
@@ -133,7 +172,7 @@ public final class TileRenderer: @unchecked Sendable {
             for y in top..<(top + height) {
                 let tileRow = y / m
                 if blocks[tileRow] == nil, let journal, tileRow < journal.resumedFrom, served[tileRow] == 0 {
-                    blocks[tileRow] = try journal.read(blockBytes(tileRow), at: tileRow * m * rowBytes, path: source.url.path)
+                    blocks[tileRow] = try journal.read(tileRow: tileRow, blockBytes(tileRow), rowBytes: rowBytes, path: source.url.path)
                 }
                 guard let block = blocks[tileRow] else {
                     throw ImageError(source.url.path, "output row \(y) requested after it was released")
@@ -214,9 +253,9 @@ public final class TileRenderer: @unchecked Sendable {
             }
         }
         let block = outputDepth == 16 ? quantise(values, maximum, as: UInt16.self) : quantise(values, maximum, as: UInt8.self)
-        journal?.write(block, at: row * m * rowBytes)
+        journal?.write(block, tileRow: row, rowBytes: rowBytes)
         blocks[row] = block
-        guard progress((row + 1) * columns, grid.tileCount) else { throw ImageError(source.url.path, "canceled") }
+        guard progress((row + 1 - counted.lowerBound) * columns, counted.count * columns) else { throw ImageError(source.url.path, "canceled") }
     }
 
     /// The cores of one tile row computed tile by tile: [columns, 16, 16, k]. Under fully

@@ -53,9 +53,23 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     /// The token of the latest claim, and until when it holds unless its worker renews it.
     public var leaseToken: String?
     public var leaseExpiresAt: Double?
+    /// A huge image's job is split into bands of tile rows that any worker may take (see
+    /// `JobStore.split`): a band names its job and its rows; the job counts the bands not done yet.
+    public var parentId: Int64? = nil
+    /// The band's number from 1 (0: a job of its own, not a band).
+    public var band = 0
+    /// The band's tile rows, `bandStart ..< bandEnd`.
+    public var bandStart = 0
+    public var bandEnd = 0
+    /// How many bands the job was split into (0: not split), and how many are not done yet.
+    public var bands = 0
+    public var bandsPending = 0
 
     /// The lease a running job's worker holds.
     public var lease: Lease? { leaseToken.map { Lease(job: id, token: $0) } }
+
+    /// The tile rows of a band, or nil for a job of its own.
+    public var bandRows: Range<Int>? { band > 0 ? bandStart..<bandEnd : nil }
 
     /// The source file as it was when queued.
     public var identity: FileIdentity {

@@ -33,13 +33,18 @@ public protocol JobStore: Sendable {
     /// Picks the job's output path once, so a rerun after a crash finds what an earlier attempt
     /// wrote. `choose` gets the outputs other unfinished jobs have reserved and must avoid them.
     func reserveOutput(_ lease: Lease, choose: (Set<String>) -> String) throws -> String
+    /// Splits a running job over a huge image into bands, one per range of tile rows, that any
+    /// worker may take as jobs of their own. The job waits (queued but not claimable, the attempt
+    /// not counted) until the finish of its last band makes it claimable again: then a worker
+    /// assembles the output from the bands' work files. A band that fails for good fails its job.
+    func split(_ lease: Lease, bands: [Range<Int>]) throws
     /// Records progress; returns whether someone asked to cancel the job.
     func progress(_ lease: Lease, done: Int, total: Int, newTiles: Int) throws -> Bool
     /// Records that the first `tileRows` tile rows of the output are safely in its work file, made as `key` says.
     func checkpoint(_ lease: Lease, tileRows: Int, key: String) throws
     /// Adds an event to a job's history.
     func note(_ id: Int64, kind: String, message: String) throws
-    /// Marks the job done with its output.
+    /// Marks the job done with its output (a band: with none, counting down its job's bands).
     func finish(_ lease: Lease, output: String, tiles: Int) throws
     /// Marks the job failed for good, with the reason.
     func fail(_ lease: Lease, reason: String) throws
@@ -98,6 +103,8 @@ public protocol JobStore: Sendable {
     func request(_ request: JobRequest, job id: Int64) throws -> Job
     /// Jobs, newest first, optionally of one status or style.
     func jobs(status: Job.Status?, style: String?, limit: Int) throws -> [Job]
+    /// The bands of a split job, in order.
+    func bands(of id: Int64) throws -> [Job]
     /// A job and its history, oldest event first.
     func job(_ id: Int64) throws -> (Job, [JobEvent])?
     /// The queue at a glance.

@@ -50,6 +50,17 @@ enum PostgresSchema {
         ]),
         // Tiles per daemon for `tessera status`: each sample names the daemon of the job's worker.
         ("v8: progress samples by daemon", ["ALTER TABLE progress_samples ADD COLUMN daemon text"]),
+        // Huge images split into bands that any daemon takes (see SQLiteSchema's v9).
+        ("v9: bands", [
+            """
+            ALTER TABLE jobs ADD COLUMN parent_id bigint REFERENCES jobs ON DELETE CASCADE, ADD COLUMN band bigint NOT NULL DEFAULT 0,
+                ADD COLUMN band_start bigint NOT NULL DEFAULT 0, ADD COLUMN band_end bigint NOT NULL DEFAULT 0,
+                ADD COLUMN bands bigint NOT NULL DEFAULT 0, ADD COLUMN bands_pending bigint NOT NULL DEFAULT 0
+            """,
+            "ALTER TABLE jobs DROP CONSTRAINT jobs_source_style_size_mtime_digest_key",
+            "ALTER TABLE jobs ADD CONSTRAINT jobs_file_band UNIQUE (source, style, size, mtime, digest, band)",
+            "CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL",
+        ]),
     ]
 
     /// Brings the database to the latest schema.

@@ -223,7 +223,7 @@ public final class PostgresStore: JobStore {
             guard let id = inserted.first else {
                 let existing = try await (try await db.query("""
                     SELECT id FROM jobs WHERE source = \(new.source) AND style = \(new.style) AND size = \(new.identity.size)
-                    AND mtime = \(new.identity.mtime) AND digest = \(new.digest)
+                    AND mtime = \(new.identity.mtime) AND digest = \(new.digest) AND band = 0
                     """, logger: logger)).decode(Int64.self).all()
                 guard let id = existing.first else { throw JobStoreError("job for \(new.source) vanished while it was queued") }
                 return (id, false)
@@ -275,7 +275,7 @@ public final class PostgresStore: JobStore {
         let token = UUID().uuidString
         return try statement("""
             WITH next AS (
-                SELECT id FROM jobs WHERE status = 'queued' AND not_before <= tessera_now()
+                SELECT id FROM jobs WHERE status = 'queued' AND not_before <= tessera_now() AND bands_pending = 0
                 ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE jobs SET status = 'running', worker = \(worker), attempts = jobs.attempts + 1, started_at = tessera_now(),
@@ -303,6 +303,46 @@ public final class PostgresStore: JobStore {
                 return output
             }
         }
+    }
+
+    public func split(_ lease: Lease, bands: [Range<Int>]) throws {
+        try holding(lease) { db, logger in
+            for (n, rows) in bands.enumerated() {
+                let band = try await (try await db.query("""
+                    INSERT INTO jobs (source, name, style, size, mtime, device, inode, digest, origin, priority, created_at,
+                                      parent_id, band, band_start, band_end)
+                    SELECT source, name, style, size, mtime, device, inode, digest, origin, priority, tessera_now(),
+                           id, \(n + 1), \(rows.lowerBound), \(rows.upperBound) FROM jobs WHERE id = \(lease.job)
+                    RETURNING id
+                    """, logger: logger)).decode(Int64.self).all()[0]
+                try await Self.log(db, logger, band, "queued", "band \(n + 1) of \(bands.count) of job \(lease.job): tile rows \(rows.lowerBound) to \(rows.upperBound - 1)")
+            }
+            try await db.query("""
+                UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), worker = NULL, lease_token = NULL,
+                    bands = \(bands.count), bands_pending = \(bands.count) WHERE id = \(lease.job)
+                """, logger: logger)
+            try await Self.log(db, logger, lease.job, "split", "into \(bands.count) bands that any worker may take; the output is assembled after the last")
+            try await db.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+        }
+    }
+
+    /// Ends the other bands of a band's job that cannot finish now: queued ones are canceled,
+    /// running ones asked to stop.
+    private static func stopBands(_ db: PostgresConnection, _ logger: Logger, of parent: Int64) async throws {
+        try await db.query("UPDATE jobs SET status = 'canceled', finished_at = tessera_now() WHERE parent_id = \(parent) AND status = 'queued'", logger: logger)
+        try await db.query("UPDATE jobs SET cancel_requested = true WHERE parent_id = \(parent) AND status = 'running'", logger: logger)
+    }
+
+    /// A band failed for good: so does its job (unless it ended already), and its other bands stop.
+    private static func failParent(_ db: PostgresConnection, _ logger: Logger, ofBand id: Int64, reason: String) async throws {
+        let rows = try await (try await db.query("SELECT parent_id, band FROM jobs WHERE id = \(id)", logger: logger)).decode((Int64?, Int).self).all()
+        guard let (parent, band) = rows.first, let parent else { return }
+        let failed = try await (try await db.query("""
+            UPDATE jobs SET status = 'failed', error = \("band \(band): \(reason)"), finished_at = tessera_now()
+            WHERE id = \(parent) AND status = 'queued' RETURNING id
+            """, logger: logger)).all()
+        if !failed.isEmpty { try await log(db, logger, parent, "failed", "band \(band): \(reason)") }
+        try await stopBands(db, logger, of: parent)
     }
 
     public func progress(_ lease: Lease, done: Int, total: Int, newTiles: Int) throws -> Bool {
@@ -333,11 +373,18 @@ public final class PostgresStore: JobStore {
         let rows = try statement("""
             WITH done AS (
                 UPDATE jobs SET status = 'done', output = \(output), tiles_done = \(tiles), tiles_total = \(tiles), finished_at = tessera_now(),
-                    error = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = \(lease.job) AND lease_token = \(lease.token) AND status = 'running' RETURNING id
+                    error = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = \(lease.job) AND lease_token = \(lease.token) AND status = 'running'
+                RETURNING id, parent_id
+            ), logged AS (
+                INSERT INTO job_events (job_id, at, kind, message) SELECT id, tessera_now(), 'done', \(output) FROM done
+            ), counted AS (
+                -- A band counts down its job's bands (the row lock serialises bands finishing at
+                -- once); the last makes the job claimable for its assembly and wakes the daemons.
+                UPDATE jobs SET bands_pending = jobs.bands_pending - 1 FROM done WHERE jobs.id = done.parent_id RETURNING jobs.bands_pending
             )
-            INSERT INTO job_events (job_id, at, kind, message) SELECT id, tessera_now(), 'done', \(output) FROM done RETURNING job_id
+            SELECT (SELECT count(*) FROM done), (SELECT count(pg_notify(\(Self.channel), '')) FROM counted WHERE bands_pending = 0)
             """)
-        guard !rows.isEmpty else { throw LeaseLost(job: lease.job) }
+        guard try rows.first?.makeRandomAccess()[0].decode(Int.self) == 1 else { throw LeaseLost(job: lease.job) }
     }
 
     public func fail(_ lease: Lease, reason: String) throws {
@@ -347,6 +394,7 @@ public final class PostgresStore: JobStore {
                     resume_key = NULL WHERE id = \(lease.job)
                 """, logger: logger)
             try await Self.log(db, logger, lease.job, "failed", reason)
+            try await Self.failParent(db, logger, ofBand: lease.job, reason: reason)
         }
     }
 
@@ -422,7 +470,7 @@ public final class PostgresStore: JobStore {
     public func archived(under folder: String, finishedBefore: Double) throws -> [Job] {
         try transaction { db, logger in
             try await Self.jobs(db, logger, """
-                SELECT * FROM jobs WHERE status = 'done' AND origin = 'inbox' AND source_removed_at IS NULL
+                SELECT * FROM jobs WHERE status = 'done' AND origin = 'inbox' AND band = 0 AND source_removed_at IS NULL
                 AND starts_with(source, \(folder + "/")) AND finished_at < \(finishedBefore) ORDER BY id
                 """)
         }
@@ -431,7 +479,7 @@ public final class PostgresStore: JobStore {
     public func unsettled(under folder: String, age: Double) throws -> [Job] {
         try transaction { db, logger in
             try await Self.jobs(db, logger, """
-                SELECT * FROM jobs WHERE status IN ('done', 'failed') AND origin = 'inbox' AND source_removed_at IS NULL
+                SELECT * FROM jobs WHERE status IN ('done', 'failed') AND origin = 'inbox' AND band = 0 AND source_removed_at IS NULL
                 AND starts_with(source, \(folder + "/")) AND (finished_at IS NULL OR finished_at <= tessera_now() - \(age)) ORDER BY id
                 """)
         }
@@ -467,6 +515,7 @@ public final class PostgresStore: JobStore {
                             lease_token = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = \(job.id)
                         """, logger: logger)
                     try await Self.log(db, logger, job.id, "failed", final)
+                    try await Self.failParent(db, logger, ofBand: job.id, reason: final)
                     var ended = job
                     (ended.status, ended.error) = (.failed, final)
                     failed.append(ended)
@@ -541,10 +590,12 @@ public final class PostgresStore: JobStore {
             guard let job = try await Self.jobs(db, logger, "SELECT * FROM jobs WHERE id = \(id) FOR UPDATE").first else {
                 throw JobStoreError("no job \(id)")
             }
+            if let parent = job.parentId { throw JobStoreError("job \(id) is band \(job.band) of job \(parent); ask about job \(parent)") }
             switch (request, job.status) {
             case (.cancel, .queued):
                 try await db.query("UPDATE jobs SET status = 'canceled', finished_at = tessera_now() WHERE id = \(id)", logger: logger)
-                try await Self.log(db, logger, id, "canceled", "before it started")
+                try await Self.log(db, logger, id, "canceled", job.bands > 0 ? "with its bands" : "before it started")
+                try await Self.stopBands(db, logger, of: id)
             case (.cancel, .running):
                 try await db.query("UPDATE jobs SET cancel_requested = true WHERE id = \(id)", logger: logger)
                 try await Self.log(db, logger, id, "cancel", "requested")
@@ -557,9 +608,11 @@ public final class PostgresStore: JobStore {
             case (.rerun, .done):
                 throw JobStoreError("job \(id) came from the inbox and its file is archived; drop it in the inbox again to rerun it")
             case (.retry, .failed), (.retry, .canceled), (.rerun, .failed), (.rerun, .canceled):
+                // A split job starts over whole: its bands go (a worker still on one loses its lease).
+                try await db.query("DELETE FROM jobs WHERE parent_id = \(id)", logger: logger)
                 try await db.query("""
-                    UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, cancel_requested = false, not_before = 0, finished_at = NULL
-                    WHERE id = \(id)
+                    UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, cancel_requested = false, not_before = 0, finished_at = NULL,
+                        bands = 0, bands_pending = 0 WHERE id = \(id)
                     """, logger: logger)
                 try await Self.log(db, logger, id, "queued", "retry requested")
             default:
@@ -578,6 +631,10 @@ public final class PostgresStore: JobStore {
                 AND (\(style)::text IS NULL OR style = \(style)) ORDER BY id DESC LIMIT \(limit)
                 """)
         }
+    }
+
+    public func bands(of id: Int64) throws -> [Job] {
+        try transaction { db, logger in try await Self.jobs(db, logger, "SELECT * FROM jobs WHERE parent_id = \(id) ORDER BY band") }
     }
 
     public func job(_ id: Int64) throws -> (Job, [JobEvent])? {
@@ -640,5 +697,7 @@ extension Job {
                   resumeTileRows: try value("resume_tile_rows"), resumeKey: try value("resume_key"),
                   sourceRemovedAt: try value("source_removed_at"), leaseToken: try value("lease_token"),
                   leaseExpiresAt: try value("lease_expires_at"))
+        (parentId, band, bandStart, bandEnd) = (try value("parent_id"), try value("band"), try value("band_start"), try value("band_end"))
+        (bands, bandsPending) = (try value("bands"), try value("bands_pending"))
     }
 }

@@ -120,6 +120,33 @@ enum SQLiteSchema {
         migrator.registerMigration("v8: progress samples by daemon") { db in
             try db.alter(table: "progress_samples") { t in t.add(column: "daemon", .text) }
         }
+        // Huge images split into bands that any worker takes: a band is a job row of its own
+        // (leases, retries and the sweeper apply as to any job) naming its job and tile rows; the
+        // file's key gains the band number, since every band is of the same file.
+        migrator.registerMigration("v9: bands") { db in
+            try db.create(table: "jobs_v9") { t in
+                jobColumns(t)
+                t.column("device", .integer).notNull().defaults(to: 0)
+                t.column("inode", .integer).notNull().defaults(to: 0)
+                t.column("destination", .text)
+                t.column("resume_tile_rows", .integer).notNull().defaults(to: 0)
+                t.column("resume_key", .text)
+                t.column("source_removed_at", .double)
+                t.column("lease_token", .text)
+                t.column("lease_expires_at", .double)
+                t.column("parent_id", .integer).indexed().references("jobs", onDelete: .cascade)
+                t.column("band", .integer).notNull().defaults(to: 0)
+                t.column("band_start", .integer).notNull().defaults(to: 0)
+                t.column("band_end", .integer).notNull().defaults(to: 0)
+                t.column("bands", .integer).notNull().defaults(to: 0)
+                t.column("bands_pending", .integer).notNull().defaults(to: 0)
+                t.uniqueKey(["source", "style", "device", "inode", "size", "mtime", "digest", "band"])
+            }
+            let columns = try db.columns(in: "jobs").map { "\"\($0.name)\"" }.joined(separator: ", ")
+            try db.execute(sql: "INSERT INTO jobs_v9 (\(columns)) SELECT \(columns) FROM jobs")
+            try db.drop(table: "jobs")
+            try db.rename(table: "jobs_v9", to: "jobs")
+        }
         return migrator
     }
 

@@ -120,7 +120,7 @@ public final class SQLiteStore: JobStore {
                                  device, inode, new.digest, new.origin, new.priority, Self.now])
             guard db.changesCount > 0 else {
                 let id = try Int64.fetchOne(db, sql: """
-                    SELECT id FROM jobs WHERE source = ? AND style = ? AND device = ? AND inode = ? AND size = ? AND mtime = ? AND digest = ?
+                    SELECT id FROM jobs WHERE source = ? AND style = ? AND device = ? AND inode = ? AND size = ? AND mtime = ? AND digest = ? AND band = 0
                     """, arguments: [new.source, new.style, device, inode, new.identity.size, new.identity.mtime, new.digest])
                 return (id!, false)
             }
@@ -155,7 +155,7 @@ public final class SQLiteStore: JobStore {
     public func claim(worker: String, leaseSeconds: Double) throws -> Job? {
         try database.write { db in
             let now = Self.now
-            guard var job = try Job.filter(Job.Columns.status == Job.Status.queued && Job.Columns.notBefore <= now)
+            guard var job = try Job.filter(Job.Columns.status == Job.Status.queued && Job.Columns.notBefore <= now && Column("bands_pending") == 0)
                 .order(Job.Columns.priority.desc, Job.Columns.id).fetchOne(db) else { return nil }
             let token = UUID().uuidString
             try db.execute(sql: """
@@ -193,6 +193,43 @@ public final class SQLiteStore: JobStore {
         }
     }
 
+    public func split(_ lease: Lease, bands: [Range<Int>]) throws {
+        let id = lease.job
+        try holding(lease) { db in
+            for (n, rows) in bands.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO jobs (source, name, style, size, mtime, device, inode, digest, origin, priority, created_at,
+                                      parent_id, band, band_start, band_end)
+                    SELECT source, name, style, size, mtime, device, inode, digest, origin, priority, ?, id, ?, ?, ? FROM jobs WHERE id = ?
+                    """, arguments: [Self.now, n + 1, rows.lowerBound, rows.upperBound, id])
+                try Self.log(db, db.lastInsertedRowID, "queued", "band \(n + 1) of \(bands.count) of job \(id): tile rows \(rows.lowerBound) to \(rows.upperBound - 1)")
+            }
+            try db.execute(sql: """
+                UPDATE jobs SET status = ?, attempts = max(attempts - 1, 0), worker = NULL, lease_token = NULL, bands = ?, bands_pending = ? WHERE id = ?
+                """, arguments: [Job.Status.queued, bands.count, bands.count, id])
+            try Self.log(db, id, "split", "into \(bands.count) bands that any worker may take; the output is assembled after the last")
+        }
+    }
+
+    /// Ends the other bands of a band's job that cannot finish now: queued ones are canceled,
+    /// running ones asked to stop.
+    private static func stopBands(_ db: Database, of parent: Int64) throws {
+        try db.execute(sql: "UPDATE jobs SET status = ?, finished_at = ? WHERE parent_id = ? AND status = ?",
+                       arguments: [Job.Status.canceled, now, parent, Job.Status.queued])
+        try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE parent_id = ? AND status = ?", arguments: [parent, Job.Status.running])
+    }
+
+    /// A band failed for good: so does its job (unless it ended already), and its other bands stop.
+    private static func failParent(_ db: Database, ofBand id: Int64, reason: String) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT parent_id, band FROM jobs WHERE id = ?", arguments: [id]),
+              let parent: Int64 = row["parent_id"] else { return }
+        let band: Int = row["band"]
+        try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = ?",
+                       arguments: [Job.Status.failed, "band \(band): \(reason)", now, parent, Job.Status.queued])
+        if db.changesCount > 0 { try log(db, parent, "failed", "band \(band): \(reason)") }
+        try stopBands(db, of: parent)
+    }
+
     public func progress(_ lease: Lease, done: Int, total: Int, newTiles: Int) throws -> Bool {
         let id = lease.job
         return try holding(lease) { db in
@@ -223,6 +260,8 @@ public final class SQLiteStore: JobStore {
             try db.execute(sql: "UPDATE jobs SET status = ?, output = ?, tiles_done = ?, tiles_total = ?, finished_at = ?, error = NULL, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
                            arguments: [Job.Status.done, output, tiles, tiles, Self.now, id])
             try Self.log(db, id, "done", output)
+            // A band counts down its job's bands; the last makes the job claimable for its assembly.
+            try db.execute(sql: "UPDATE jobs SET bands_pending = bands_pending - 1 WHERE id = (SELECT parent_id FROM jobs WHERE id = ?)", arguments: [id])
         }
     }
 
@@ -268,6 +307,7 @@ public final class SQLiteStore: JobStore {
             try db.execute(sql: "UPDATE jobs SET status = ?, error = ?, output = NULL, finished_at = ?, resume_tile_rows = 0, resume_key = NULL WHERE id = ?",
                            arguments: [Job.Status.failed, reason, Self.now, id])
             try Self.log(db, id, "failed", reason)
+            try Self.failParent(db, ofBand: id, reason: reason)
         }
     }
 
@@ -320,7 +360,8 @@ public final class SQLiteStore: JobStore {
     /// The jobs of `request` whose source is in `folder` and has not been removed.
     private static func sources(under folder: String, _ request: QueryInterfaceRequest<Job>) -> QueryInterfaceRequest<Job> {
         // substr, not LIKE: LIKE ignores case, and paths do not.
-        request.filter(sql: "source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
+        // Bands have their job's source; only the job settles it.
+        request.filter(sql: "band = 0 AND source_removed_at IS NULL AND substr(source, 1, ?) = ?", arguments: [folder.count + 1, folder + "/"])
     }
 
     // MARK: styles
@@ -344,10 +385,12 @@ public final class SQLiteStore: JobStore {
     public func request(_ request: JobRequest, job id: Int64) throws -> Job {
         try database.write { db in
             guard let job = try Job.fetchOne(db, key: id) else { throw JobStoreError("no job \(id)") }
+            if let parent = job.parentId { throw JobStoreError("job \(id) is band \(job.band) of job \(parent); ask about job \(parent)") }
             switch (request, job.status) {
             case (.cancel, .queued):
                 try db.execute(sql: "UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", arguments: [Job.Status.canceled, Self.now, id])
-                try Self.log(db, id, "canceled", "before it started")
+                try Self.log(db, id, "canceled", job.bands > 0 ? "with its bands" : "before it started")
+                try Self.stopBands(db, of: id)
             case (.cancel, .running):
                 try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
                 try Self.log(db, id, "cancel", "requested")
@@ -358,8 +401,12 @@ public final class SQLiteStore: JobStore {
             case (.rerun, .done):
                 throw JobStoreError("job \(id) came from the inbox and its file is archived; drop it in the inbox again to rerun it")
             case (.retry, .failed), (.retry, .canceled), (.rerun, .failed), (.rerun, .canceled):
-                try db.execute(sql: "UPDATE jobs SET status = ?, attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL WHERE id = ?",
-                               arguments: [Job.Status.queued, id])
+                // A split job starts over whole: its bands go (a worker still on one loses its lease).
+                try db.execute(sql: "DELETE FROM jobs WHERE parent_id = ?", arguments: [id])
+                try db.execute(sql: """
+                    UPDATE jobs SET status = ?, attempts = 0, error = NULL, cancel_requested = 0, not_before = 0, finished_at = NULL, bands = 0, bands_pending = 0
+                    WHERE id = ?
+                    """, arguments: [Job.Status.queued, id])
                 try Self.log(db, id, "queued", "retry requested")
             default:
                 let hint = request == .retry && job.status == .done ? " without --force" : ""
@@ -378,6 +425,10 @@ public final class SQLiteStore: JobStore {
             if let style { request = request.filter(Job.Columns.style == style) }
             return try request.order(Job.Columns.id.desc).limit(limit).fetchAll(db)
         }
+    }
+
+    public func bands(of id: Int64) throws -> [Job] {
+        try database.read { db in try Job.filter(Column("parent_id") == id).order(Column("band")).fetchAll(db) }
     }
 
     public func job(_ id: Int64) throws -> (Job, [JobEvent])? {

@@ -53,11 +53,30 @@ public struct Stylizer: Sendable {
     public func stylize(_ source: ImageSource, to output: URL, options: SaveOptions = SaveOptions(), replacing: Bool = false,
                         journal: StripJournal? = nil, progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true },
                         beforePublishing: () throws -> Void = {}) throws -> Result {
-        let transform: any TileTransform = try style.workingSize.map { try WorkingSizeTransform(stylizer: self, source: source, workingSize: $0) }
-            ?? StyleTransform(stylizer: self)
-        let renderer = TileRenderer(source: source, transform: transform, journal: journal, progress: progress)
+        let grid = TileGrid(width: source.width, height: source.height)
+        // An output assembled from bands computes nothing: the working-size pass is not needed.
+        let assembling = (journal?.resumedFrom ?? 0) >= grid.rows
+        let renderer = TileRenderer(source: source, transform: try transform(for: source, computing: !assembling), journal: journal, progress: progress)
         let format = try renderer.write(to: output, options: options, replacing: replacing, beforePublishing: beforePublishing)
-        return Result(width: source.width, height: source.height, tiles: TileGrid(width: source.width, height: source.height).tileCount, format: format)
+        return Result(width: source.width, height: source.height, tiles: grid.tileCount, format: format)
+    }
+
+    /// Stylizes tile rows `band` of `source` into `journal` only, as an output in `format` holds
+    /// them: one band of a huge image that several workers share (see TileRenderer's `render`).
+    /// Returns the tiles computed or kept.
+    @discardableResult
+    public func render(band: Range<Int>, of source: ImageSource, format: ImageFormat, journal: StripJournal,
+                       progress: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws -> Int {
+        let renderer = TileRenderer(source: source, transform: try transform(for: source), journal: journal, progress: progress)
+        try renderer.render(tileRows: band, format: format)
+        return band.count * TileGrid(width: source.width, height: source.height).columns
+    }
+
+    /// The style as a transform of `source`'s tiles; a working-size style runs its network on
+    /// the small image first (unless nothing is `computing`).
+    private func transform(for source: ImageSource, computing: Bool = true) throws -> any TileTransform {
+        guard computing, let workingSize = style.workingSize else { return StyleTransform(stylizer: self) }
+        return try WorkingSizeTransform(stylizer: self, source: source, workingSize: workingSize)
     }
 }
 

@@ -41,6 +41,50 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
         #expect(try store.jobs(status: .running).count == 4)
     }
 
+    @Test(arguments: Backend.allCases) func aSplitJobWaitsForItsBandsThenIsAssembledOnce(_ backend: Backend) throws {
+        let store = try backend.make()
+        let id = try store.enqueue(job("/in/huge.png")).id
+        let first = try #require(try store.claim(worker: "w"))
+        try store.split(first.lease!, bands: [0..<4, 4..<8, 8..<10])
+        let parent = try #require(try store.job(id)?.0)
+        #expect(parent.status == .queued && parent.bands == 3 && parent.bandsPending == 3 && parent.attempts == 0 && parent.lease == nil)
+        // The bands are claimable, the job is not while any band is unfinished.
+        let bands = try (0..<3).map { _ in try #require(try store.claim(worker: "w")) }
+        #expect(bands.map(\.band) == [1, 2, 3] && bands.map(\.parentId) == [id, id, id] && bands.map(\.bandRows) == [0..<4, 4..<8, 8..<10])
+        #expect(try store.claim(worker: "w") == nil)
+        #expect(try store.bands(of: id).map(\.id) == bands.map(\.id))
+        #expect(throws: JobStoreError.self) { try store.request(.cancel, job: bands[0].id) } // asked of the job, not a band
+        try store.finish(bands[2].lease!, output: "/work/b3", tiles: 8)
+        try store.finish(bands[0].lease!, output: "/work/b1", tiles: 16)
+        #expect(throws: LeaseLost.self) { try store.finish(bands[0].lease!, output: "/work/b1", tiles: 16) } // counted once
+        #expect(try store.claim(worker: "w") == nil)
+        try store.finish(bands[1].lease!, output: "/work/b2", tiles: 16)
+        let assembly = try #require(try store.claim(worker: "w"))
+        #expect(assembly.id == id && assembly.bands == 3 && assembly.bandsPending == 0 && assembly.band == 0)
+        try store.finish(assembly.lease!, output: "/out/huge.png", tiles: 40)
+        // Bands never settle a source: only the job does.
+        #expect(try store.unsettled(under: "/in").map(\.id) == [id])
+    }
+
+    @Test(arguments: Backend.allCases) func aBandThatFailsFailsItsJobAndStopsTheOthers(_ backend: Backend) throws {
+        let store = try backend.make()
+        let id = try store.enqueue(job("/in/huge.png")).id
+        try store.split(try #require(try store.claim(worker: "w")).lease!, bands: [0..<4, 4..<8, 8..<12])
+        let running = try #require(try store.claim(worker: "w")), failing = try #require(try store.claim(worker: "w"))
+        try store.fail(failing.lease!, reason: "truncated at row 70")
+        let parent = try #require(try store.job(id)?.0)
+        #expect(parent.status == .failed && parent.error == "band 2: truncated at row 70")
+        let bands = try store.bands(of: id)
+        #expect(bands.map(\.status) == [.running, .failed, .canceled] && bands[0].cancelRequested)
+        #expect(try store.progress(running.lease!, done: 1, total: 4, newTiles: 1)) // its worker hears it is to stop
+        // A retry starts over whole: the bands go, and the next claim splits again.
+        _ = try store.request(.retry, job: id)
+        #expect(try store.bands(of: id).isEmpty)
+        #expect(throws: LeaseLost.self) { try store.finish(running.lease!, output: "/work/b1", tiles: 4) }
+        let again = try #require(try store.claim(worker: "w"))
+        #expect(again.id == id && again.bands == 0)
+    }
+
     @Test(arguments: Backend.allCases) func stateTransitions(_ backend: Backend) throws {
         let store = try backend.make()
         let id = try store.enqueue(job("/in/a.png")).id
