@@ -489,13 +489,17 @@ public final class Daemon: Service, @unchecked Sendable {
     }
 
     /// The bands of an image more than twice `band_megapixels` (nil for smaller ones): whole
-    /// strips of the region path (four tile rows), about `band_megapixels` each.
+    /// strips of the region path (four tile rows), about `band_megapixels` each. Bands as a
+    /// resumed render's strips start where an uninterrupted render's do, so the output is the same.
     private func bands(of source: ImageSource) -> [Range<Int>]? {
         let size = settings.bandMegapixels * 1_000_000
         guard size > 0, source.pixelCount > 2 * size else { return nil }
         let rows = TileGrid(width: source.width, height: source.height).rows
         let perBand = max(4, size / (source.width * TileGrid.outputSize) / 4 * 4)
-        return stride(from: 0, to: rows, by: perBand).map { $0..<min($0 + perBand, rows) }
+        var bands = stride(from: 0, to: rows, by: perBand).map { $0..<min($0 + perBand, rows) }
+        // A short last band joins the one before: each band decodes the rows above it again.
+        if bands.count > 1, bands.last!.count < perBand / 2 { bands[bands.count - 2] = bands[bands.count - 2].lowerBound..<rows; bands.removeLast() }
+        return bands
     }
 
     /// Runs one band of a split job: its tile rows into its work file, which its job's assembly

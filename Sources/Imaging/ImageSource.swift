@@ -203,6 +203,17 @@ final class RowReader {
 
     deinit { tessera_vips_unref(region) }
 
+    /// Decodes the rows above `row` 64 at a time and keeps none: the first request far down a
+    /// sequential image (a band, a resumed render), asked at once, makes libvips hold every row
+    /// above it meanwhile (1 GB for a band at the foot of a 20000 x 20000 image).
+    func walk(to row: Int) throws {
+        let w = Int32(vips_image_get_width(image))
+        for top in stride(from: 0, to: row, by: 64) {
+            var rect = VipsRect(left: 0, top: Int32(top), width: w, height: Int32(min(64, row - top)))
+            try Vips.checked(path) { vips_region_prepare(region, &rect) == 0 }
+        }
+    }
+
     /// Decodes `rows` into `destination` as floats, row-major, all bands.
     func read(rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
         guard !rows.isEmpty else { return }

@@ -39,6 +39,8 @@ public final class TileRenderer: @unchecked Sendable {
     private var blocks: [Int: [UInt8]] = [:]
     private var served: [Int]
     private var outputDepth = 8
+    /// Whether the rows above the first one read were walked past (see RowReader's `walk`).
+    private var walked = false
     /// The tile rows progress counts: the image's, or a band's.
     private var counted: Range<Int>
     private var failure: (any Error)?
@@ -203,6 +205,10 @@ public final class TileRenderer: @unchecked Sendable {
         let (w, h, bands) = (grid.width, grid.height, source.bands)
         let needed = grid.sourceRows(ofTileRows: rows).map { mirror($0, h) }
         let last = needed.max()!
+        if !walked {
+            try reader.walk(to: rowsRead)
+            walked = true
+        }
         while rowsRead <= last {
             let slot = rowsRead % Self.ringRows
             let n = min(last + 1 - rowsRead, Self.ringRows - slot)

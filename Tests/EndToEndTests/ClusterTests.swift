@@ -2,11 +2,12 @@
 // setting): each host a network namespace with its own hostname, reaching a server of the test's
 // own over a veth link (or, where namespaces cannot be made, processes on loopback). A daemon
 // killed, a daemon paused past its lease, the server restarted: every file still ends with
-// exactly one output, equal to its input (identity style), and one `done`.
+// exactly one output, equal to its input (identity style), and one `done`. A 20000 x 20000 image
+// is split into bands that the three hosts share, and its output is the one a single process makes.
 
 import ConvCore
 import Foundation
-import Imaging
+@testable import Imaging
 import JobStore
 import TestSupport
 import Testing
@@ -34,7 +35,10 @@ import Testing
             root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cluster-\(tag)")
             let models = root.appendingPathComponent("models")
             try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: StylizeCommandTests.identity, toPath: models.appendingPathComponent("identity.safetensors").path)
+            for style in ["identity", "edges"] {
+                try FileManager.default.copyItem(atPath: Self.models.appendingPathComponent("\(style).safetensors").path,
+                                                 toPath: models.appendingPathComponent("\(style).safetensors").path)
+            }
             self.settings = ["workers": "1", "threads": "1", "stable_seconds": "0.5", "lease_seconds": "3", "heartbeat_seconds": "0.5",
                              "sweep_seconds": "0.5", "scan_seconds": "1"].merging(settings) { $1 }
             daemons = hosts.map { _ in Process() }
@@ -42,6 +46,8 @@ import Testing
             let deadline = Date().addingTimeInterval(30)
             while try alive() < count && Date() < deadline { usleep(100_000) }
         }
+
+        static let models = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent()
 
         func folder(_ path: String) -> URL { root.appendingPathComponent("var/\(path)") }
         func files(_ path: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder(path).path).sorted() }
@@ -200,5 +206,73 @@ import Testing
         try cluster.waitUntilDone(150, timeout: 180)
         try cluster.expectExactlyOneOutputEach("after a restart of the database")
         #expect(cluster.daemons.allSatisfy { $0.isRunning })
+    }
+
+    @Test func aHugeImageIsSplitIntoBandsThatTheHostsShare() throws {
+        let cluster = try Cluster(settings: ["band_megapixels": "50", "max_megapixels": "500"])
+        defer { cluster.stop() }
+        // 20000 x 20000 (400 MP) from a photo, enlarged by libvips: bands of 2496 rows, 8 per image (the
+        // last one 2528).
+        let staging = cluster.root.appendingPathComponent("staging")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        let huge = staging.appendingPathComponent("huge.png")
+        let photo = EvalCommandTests.repository.appendingPathComponent("Tests/EndToEndTests/Fixtures/photos/jxl-003.jpg")
+        let small = try ImageSource(url: photo)
+        let enlarged = try command(URL(fileURLWithPath: "/usr/bin/vips"), ["resize", photo.path, huge.path + "[compression=1]", "\(20000 / Double(small.width))",
+                                                                            "--vscale", "\(20000 / Double(small.height))"])
+        #expect(enlarged.status == 0, "\(enlarged.stderr)")
+        // The single-process output of the shipped style, through the same renderer a daemon runs.
+        let reference = staging.appendingPathComponent("reference.png")
+        let single = try tessera(["stylize", huge.path, reference.path, "--style", Cluster.models.appendingPathComponent("edges.safetensors").path,
+                                  "--threads", "2", "--max-megapixels", "500"])
+        #expect(single.status == 0, "\(single.stderr)")
+        let started = Date()
+        for style in ["identity", "edges"] {
+            try FileManager.default.createDirectory(at: cluster.folder("inbox/\(style)"), withIntermediateDirectories: true)
+            #expect(link(huge.path, cluster.folder("inbox/\(style)/huge.png").path) == 0)
+        }
+        let deadline = Date().addingTimeInterval(600)
+        while try cluster.store.jobs(limit: 100).filter({ $0.band == 0 && $0.status == .done }).count < 2 && Date() < deadline { usleep(500_000) }
+        let seconds = Date().timeIntervalSince(started)
+        let logs = (0..<3).map(cluster.log).joined()
+        let jobs = try cluster.store.jobs(limit: 100)
+        let parents = jobs.filter { $0.band == 0 }, bands = jobs.filter { $0.band > 0 }
+        #expect(parents.count == 2 && parents.allSatisfy { $0.status == .done && $0.bands == 8 }, "\(parents.map { ($0.status, $0.bands) })\n\(logs)")
+        #expect(bands.count == 16 && bands.allSatisfy { $0.status == .done }, "\(bands.map(\.status))")
+        let hosts = Set(bands.compactMap { $0.worker?.split(separator: "/").first })
+        #expect(hosts.count == 3, "bands ran on \(hosts)")
+        // Peak memory per daemon: bounded by a band (its output is 150 MB of 8-bit samples; a
+        // daemon measured 300 MB), not by the image (1.2 GB of 8-bit samples). Reading a band far
+        // down the image once held every row above it: 1.2-1.3 GB per daemon.
+        let peaks = cluster.daemons.map { peakResidentMegabytes(of: $0.processIdentifier) }
+        print("bands: 2 jobs of 20000 x 20000 in 8 bands each over 3 hosts in \(String(format: "%.1f", seconds)) s; peak RSS per daemon \(peaks) MB; bands per host \(Dictionary(grouping: bands) { $0.worker?.split(separator: "/").first ?? "" }.mapValues(\.count))")
+        #expect(peaks.allSatisfy { $0 > 0 && $0 < 600 }, "\(peaks)")
+        #expect(try samePixels(cluster.folder("outbox/identity/huge.png"), huge), "identity: the output is not the input")
+        #expect(try samePixels(cluster.folder("outbox/edges/huge.png"), reference), "edges: the bands' output is not the single process's")
+        let leftInWork = try cluster.files("work")
+        #expect(leftInWork.isEmpty, "\(leftInWork)")
+        #expect(try cluster.files("archive/identity") == ["huge.png"] && cluster.files("archive/edges") == ["huge.png"])
+    }
+
+    /// A daemon's peak resident memory (VmHWM), in MB.
+    private func peakResidentMegabytes(of pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+
+    /// Whether two images have the same size and samples, compared 256 rows at a time.
+    private func samePixels(_ a: URL, _ b: URL) throws -> Bool {
+        let (x, y) = (try ImageSource(url: a, pixelLimit: 500_000_000), try ImageSource(url: b, pixelLimit: 500_000_000))
+        guard (x.width, x.height, x.bands) == (y.width, y.height, y.bands) else { return false }
+        let (rx, ry) = (RowReader(x), RowReader(y)), count = 256 * x.width * x.bands
+        var (p, q) = ([Float](repeating: 0, count: count), [Float](repeating: 0, count: count))
+        for first in stride(from: 0, to: x.height, by: 256) {
+            let rows = first..<min(first + 256, x.height)
+            try p.withUnsafeMutableBufferPointer { try rx.read(rows: rows, into: $0.baseAddress!) }
+            try q.withUnsafeMutableBufferPointer { try ry.read(rows: rows, into: $0.baseAddress!) }
+            if p != q { return false }
+        }
+        return true
     }
 }
