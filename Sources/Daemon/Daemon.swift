@@ -510,7 +510,11 @@ public final class Daemon: Service, @unchecked Sendable {
         defer { close(fd) }
         let bandKey = "\(key) rows \(rows.lowerBound)-\(rows.upperBound)"
         let from = job.resumeKey == bandKey ? job.resumeTileRows : 0
-        if from <= rows.lowerBound { ftruncate(fd, 0) }
+        if from <= rows.lowerBound { ftruncate(fd, 0) } else {
+            let message = "from tile row \(from) of tile rows \(rows.lowerBound) to \(rows.upperBound - 1): the earlier attempt's rows are kept"
+            try store.note(job.id, kind: "resumed", message: message)
+            logger.info("job \(job.id) (band \(job.band) of job \(job.parentId ?? 0)) resumed \(message)")
+        }
         let journal = StripJournal(descriptor: fd, firstTileRow: rows.lowerBound, resumingFrom: from, interval: settings.checkpointSeconds) { [store] done in
             try? store.checkpoint(lease, tileRows: done, key: bandKey)
         }

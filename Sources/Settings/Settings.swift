@@ -35,7 +35,8 @@ public struct Settings: Sendable {
     public var pollSeconds: Double
     public var maxMegapixels: Int
     /// An image of more than twice this many megapixels is split into bands of about this size
-    /// that any worker of the queue may take (0: never split).
+    /// that any worker of the queue may take (0: never split; the default on one host's SQLite
+    /// file, where a band's decoding of the rows above it only costs time).
     public var bandMegapixels: Int
     public var attempts: Int
     /// Megabytes (MiB) the whole daemon may hold; jobs wait for room and larger ones fail.
@@ -72,7 +73,7 @@ public struct Settings: Sendable {
         ("watch", "inotify (local disks) or poll (NFS and other network file systems, whose other clients' writes inotify does not see) (inotify)"),
         ("poll_seconds", "with watch: poll, the inbox is listed this often; a file counts once two listings at least max(stable_seconds, poll_seconds) apart saw the same size and mtime (2)"),
         ("max_megapixels", "larger images fail (250)"),
-        ("band_megapixels", "an image of more than twice this size is split into bands of about this many megapixels that any worker, on any host, may take; its output is assembled from them (the work folder must then be shared); 0 never splits (50)"),
+        ("band_megapixels", "an image of more than twice this size is split into bands of about this many megapixels that any worker, on any host, may take; its output is assembled from them (the work folder must then be shared); 0 never splits (50 with a PostgreSQL store, else 0)"),
         ("attempts", "tries before a transient failure is final (3)"),
         ("memory_budget", "MiB the daemon may use; jobs wait for room, an image that needs more fails (1024)"),
         ("checkpoint_seconds", "a long job (4 MP and up) records its finished strips this often; a restart continues from them (1)"),
@@ -150,7 +151,7 @@ public struct Settings: Sendable {
             workers: try count("workers", 2), threads: try count("threads", ProcessInfo.processInfo.activeProcessorCount),
             stableSeconds: try seconds("stable_seconds", 1, zero: true), scanSeconds: try seconds("scan_seconds", 10),
             watch: try value("watch", .inotify, WatchMode.init(rawValue:), "inotify or poll"), pollSeconds: try seconds("poll_seconds", 2),
-            maxMegapixels: try count("max_megapixels", 250), bandMegapixels: try count("band_megapixels", 50, atLeast: 0), attempts: try count("attempts", 3),
+            maxMegapixels: try count("max_megapixels", 250), bandMegapixels: try count("band_megapixels", store.isShared ? 50 : 0, atLeast: 0), attempts: try count("attempts", 3),
             memoryBudget: try count("memory_budget", 1024, atLeast: 256),
             checkpointSeconds: try seconds("checkpoint_seconds", 1, zero: true),
             after: try value("after", .archive, AfterDone.init(rawValue:), "archive or delete"),
@@ -184,6 +185,9 @@ public enum StoreAddress: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
     /// A PostgreSQL database (its URL) that daemons on several hosts share.
     case postgres(url: String)
+
+    /// Whether daemons on several hosts may share it.
+    public var isShared: Bool { if case .postgres = self { true } else { false } }
 
     /// `sqlite:PATH` or a `postgres://` (`postgresql://`) URL.
     public init?(parsing text: String) {

@@ -143,10 +143,21 @@ struct StatusCommand: AsyncParsableCommand {
             /// alive (heard from within 15 s or the lease, if shorter), late, or lost (silent past its lease: its jobs go to other daemons).
             var state: String
             var id: String, host: String, pid: Int, version: String?, heartbeatAgeSeconds: Double, jobs: [Int64], tilesPerSecond: Double
+            /// The jobs as the table shows them: a band as "12 (band 2 of job 11)".
+            var shownJobs: String
+
+            init(state: String, id: String, host: String, pid: Int, version: String?, heartbeatAgeSeconds: Double, jobs: [Job], tilesPerSecond: Double) {
+                (self.state, self.id, self.host, self.pid, self.version) = (state, id, host, pid, version)
+                (self.heartbeatAgeSeconds, self.jobs, self.tilesPerSecond) = (heartbeatAgeSeconds, jobs.map(\.id), tilesPerSecond)
+                shownJobs = jobs.map { "\($0.id)\($0.part)" }.joined(separator: ",")
+            }
+
         }
 
         struct Running: EncodesNulls {
             var id: Int64, source: String, style: String, worker: String?, tilesDone: Int, tilesTotal: Int, etaSeconds: Double?
+            /// A band's number, and the job it is a band of (nil for a job of its own).
+            var band: Int?, parent: Int64?
         }
     }
 
@@ -160,13 +171,13 @@ struct StatusCommand: AsyncParsableCommand {
         let now = summary.now
         let running = summary.running.map { job -> Report.Running in
             .init(id: job.id, source: job.source, style: job.style, worker: job.worker, tilesDone: job.tilesDone, tilesTotal: job.tilesTotal,
-                  etaSeconds: job.secondsLeft(at: now))
+                  etaSeconds: job.secondsLeft(at: now), band: job.band > 0 ? job.band : nil, parent: job.parentId)
         }
         let daemons = summary.daemons.map { d -> Report.Daemon in
             let age = max(0, now - d.heartbeatAt)
             let state = age >= settings.leaseSeconds ? "lost" : d.isAlive(at: now, within: min(15, settings.leaseSeconds)) ? "alive" : "late"
             return .init(state: state, id: d.id, host: d.host, pid: d.pid, version: d.version, heartbeatAgeSeconds: (age * 10).rounded() / 10,
-                         jobs: summary.running.filter { $0.worker?.hasPrefix(d.id + "/") ?? false }.map(\.id),
+                         jobs: summary.running.filter { $0.worker?.hasPrefix(d.id + "/") ?? false },
                          tilesPerSecond: Double(summary.tilesLastMinute[d.id] ?? 0) / 60)
         }
         let live = daemons.first { $0.state == "alive" }
@@ -181,13 +192,14 @@ struct StatusCommand: AsyncParsableCommand {
             } else {
                 print(table(["DAEMON", "STATE", "VERSION", "HEARTBEAT", "TILES/S", "JOBS"], daemons.map {
                     [$0.id, $0.state, $0.version ?? "-", String(format: "%.0f s ago", $0.heartbeatAgeSeconds), String(format: "%.0f", $0.tilesPerSecond),
-                     $0.jobs.map { "\($0)" }.joined(separator: ",")]
+                     $0.shownJobs]
                 }))
             }
             print("jobs: " + Job.Status.allCases.map { "\(summary.counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
             for r in running {
                 let percent = r.tilesTotal > 0 ? 100 * r.tilesDone / r.tilesTotal : 0
-                print("job \(r.id) [\(r.style)] \(Shown.name(r.source)): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
+                let part = r.band.map { " (band \($0) of job \(r.parent ?? 0))" } ?? ""
+                print("job \(r.id) [\(r.style)] \(Shown.name(r.source))\(part): \(percent)% (\(r.tilesDone)/\(r.tilesTotal) tiles), ETA \(r.etaSeconds.map(duration) ?? "?")")
             }
             print(String(format: "throughput: %.0f tiles/s over the last minute", report.tilesPerSecond))
         }
@@ -213,7 +225,7 @@ struct JobsCommand: AsyncParsableCommand {
         let jobs = try await onOwnThread { try store.jobs(status: status, style: style, limit: limit) }
         if json { return try printJSON(jobs) }
         print(table(["ID", "STATUS", "STYLE", "TILES", "CREATED", "FILE"], jobs.map {
-            ["\($0.id)", $0.status.rawValue, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), Shown.name($0.source)]
+            ["\($0.id)", $0.status.rawValue + $0.waiting, $0.style, "\($0.tilesDone)/\($0.tilesTotal)", timestamp($0.createdAt), Shown.name($0.source) + $0.part]
         }))
     }
 }
@@ -236,7 +248,7 @@ struct JobCommand: AsyncParsableCommand {
             style:    \(job.style)
             output:   \(job.output ?? "-")
             tiles:    \(job.tilesDone)/\(job.tilesTotal)
-            attempts: \(job.attempts)
+            attempts: \(job.attempts)\(job.bands > 0 ? "\nbands:    \(job.bands) (\(job.bandsPending) not done)" : "")\(job.bandRows.map { "\nband:     \(job.band) of job \(job.parentId ?? 0), output rows \($0.lowerBound * 16) to \($0.upperBound * 16 - 1)" } ?? "")
             error:    \(job.error ?? "-")
             created:  \(timestamp(job.createdAt)), started \(timestamp(job.startedAt)), finished \(timestamp(job.finishedAt))
             """)
@@ -300,4 +312,11 @@ struct StylesCommand: AsyncParsableCommand {
                     entries.map { [$0.name, $0.input, $0.output, $0.workingSize.map { "\($0) px" } ?? "full size", "\($0.params)",
                                    heldOut($0.heldOut), $0.error ?? $0.file] }))
     }
+}
+
+extension Job {
+    /// " (band 2 of job 11)" for a band, "" for a job of its own.
+    var part: String { parentId.map { " (band \(band) of job \($0))" } ?? "" }
+    /// " (3/8 bands left)" for a split job waiting for its bands.
+    var waiting: String { bandsPending > 0 && status == .queued ? " (\(bandsPending)/\(bands) bands left)" : "" }
 }

@@ -1,5 +1,7 @@
 // A long job cut short, by kill -9 or by SIGTERM, continues from its last recorded strip after a
 // restart (its events say from which), and the output is byte for byte the uninterrupted one's.
+// So does a band of a split job: it continues from its own checkpoint, and the output assembled
+// from the bands is the unsplit one.
 // The regular suite runs a 4000x4000 image; the full fault run (TESSERA_FAULT_FULL=1) adds a
 // 20000x5000 one.
 
@@ -87,5 +89,51 @@ import Testing
             #expect(try Data(contentsOf: daemon.folder("outbox/posterize/\(name)")) == whole, "\(name) differs from the uninterrupted output")
         }
         #expect(try daemon.files("work").isEmpty)
+    }
+
+    @Test func aBandCutShortResumesAndTheAssembledOutputIsTheUnsplitOne() throws {
+        // 4000 x 4000 in bands of about 4 MP (960 rows): four bands (the last 1120 rows), two workers.
+        let daemon = try Running(settings: ["workers": "2", "threads": "1", "checkpoint_seconds": "0", "band_megapixels": "4"])
+        defer { daemon.stop() }
+        let posterize = URL(fileURLWithPath: StylizeCommandTests.identity).deletingLastPathComponent().appendingPathComponent("posterize.safetensors")
+        try FileManager.default.copyItem(at: posterize, to: daemon.root.appendingPathComponent("models/posterize.safetensors"))
+        let picture = daemon.root.appendingPathComponent("picture.png"), reference = daemon.root.appendingPathComponent("reference.png")
+        try MemoryBudgetTests.writeLarge(picture, width: 4000, height: 4000, interlace: false)
+        let single = try tessera(["stylize", picture.path, reference.path, "--style", posterize.path, "--threads", "2"])
+        #expect(single.status == 0, "\(single.stderr)")
+        try FileManager.default.createDirectory(at: daemon.folder("inbox/posterize"), withIntermediateDirectories: true)
+        #expect(link(picture.path, daemon.folder("inbox/posterize/picture.png").path) == 0)
+        let store = try daemon.store()
+        // Killed once a band has recorded half its rows.
+        var cut: Job?
+        let deadline = Date().addingTimeInterval(120)
+        while cut == nil && Date() < deadline {
+            cut = try store.jobs(status: .running).first { job in job.bandRows.map { job.resumeTileRows >= $0.lowerBound + $0.count / 2 } ?? false }
+            usleep(5_000)
+        }
+        let band = try #require(cut, "no band recorded half its rows")
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        let listed = try tessera(["jobs"], environment: ["TESSERA_ROOT": daemon.folder("").path])
+        #expect(listed.stdout.contains("(band \(band.band) of job 1)") && listed.stdout.contains("bands left)"), "\(listed.stdout)")
+        try daemon.start()
+        let finished = Date().addingTimeInterval(300)
+        while try store.job(1)?.0.status != .done && Date() < finished { usleep(100_000) }
+        let (job, _) = try #require(try store.job(1))
+        #expect(job.status == .done && job.bands == 4, "\(job.status) in \(job.bands) bands")
+        let events = try store.job(band.id)?.1 ?? []
+        #expect(events.filter { $0.kind == "started" }.count == 2, "\(events.map(\.kind))")
+        let resumed = events.first { $0.kind == "resumed" }?.message ?? ""
+        // From its checkpoint as read before the kill, or a later one recorded before the kill landed.
+        let from = Int(resumed.prefixMatch(of: /from tile row ([0-9]+)/)?.1 ?? "") ?? 0
+        #expect(from >= band.resumeTileRows && from < band.bandEnd, "\(events.map { "\($0.kind): \($0.message)" })")
+        #expect(try Data(contentsOf: daemon.folder("outbox/posterize/picture.png")) == Data(contentsOf: reference), "the assembled output differs")
+        let resumedFrom = try #require(try store.bands(of: 1).first { $0.id == band.id })
+        print("band \(band.band) (tile rows \(band.bandStart)-\(band.bandEnd - 1)) killed at \(band.resumeTileRows); bands: \(try store.bands(of: 1).map(\.status))")
+        #expect(resumedFrom.status == .done)
+        let shown = try tessera(["job", "1"], environment: ["TESSERA_ROOT": daemon.folder("").path])
+        #expect(shown.stdout.contains("bands:    4 (0 not done)"), "\(shown.stdout)")
+        #expect(try daemon.files("work").isEmpty)
+        #expect(try daemon.files("archive/posterize") == ["picture.png"])
     }
 }
