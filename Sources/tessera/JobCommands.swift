@@ -88,8 +88,12 @@ struct SubmitCommand: AsyncParsableCommand {
         guard wait else { return }
         let bar = ProgressBar(unit: "tiles")
         while true {
-            let current: [Job] = try await onOwnThread { try ids.compactMap { try jobs.job($0)?.0 } }
-            let (done, total) = current.reduce((0, 0)) { ($0.0 + $1.tilesDone, $0.1 + max($1.tilesTotal, $1.tilesDone)) }
+            // A split job's tiles are its bands' until its assembly.
+            let (current, bands): ([Job], [Job]) = try await onOwnThread {
+                let current = try ids.compactMap { try jobs.job($0)?.0 }
+                return (current, try current.filter { $0.bands > 0 && $0.status == .queued }.flatMap { try jobs.bands(of: $0.id) })
+            }
+            let (done, total) = (current + bands).reduce((0, 0)) { ($0.0 + $1.tilesDone, $0.1 + max($1.tilesTotal, $1.tilesDone)) }
             bar.update(done, of: max(total, 1))
             if current.allSatisfy({ [.done, .failed, .canceled].contains($0.status) }) {
                 bar.finish()
