@@ -326,6 +326,11 @@ public final class Daemon: Service, @unchecked Sendable {
         for name in work.names() where Self.job(ofWorkFile: name) == id { work.remove(name) }
     }
 
+    /// Removes the work files of a job that ended unfinished: a band's own, or a job's and its bands'.
+    private func discardWork(of job: Job) {
+        job.band > 0 ? work.remove(Self.bandFile(of: job)) : removeWorkFiles(of: job.id)
+    }
+
     /// Why a running job stopped before its end.
     private enum Interruption { case canceled, daemonStopping, leaseLost }
 
@@ -482,7 +487,7 @@ public final class Daemon: Service, @unchecked Sendable {
         case .leaseLost?: throw LeaseLost(job: job.id)
         case .canceled?:
             try store.markCanceled(lease)
-            job.band > 0 ? work.remove(Self.bandFile(of: job)) : removeWorkFiles(of: job.id)
+            discardWork(of: job)
         case nil: return false
         }
         return true
@@ -506,18 +511,8 @@ public final class Daemon: Service, @unchecked Sendable {
     /// reads (the file of an earlier attempt made the same way is continued).
     private func render(band rows: Range<Int>, of job: Job, _ lease: Lease, _ source: ImageSource, style: Style, format: ImageFormat, key: String) throws {
         let started = Date(), name = Self.bandFile(of: job)
-        let fd = try work.openWorkFile(name)
+        let (journal, fd) = try self.journal(name, of: job, lease, key: "\(key) rows \(rows.lowerBound)-\(rows.upperBound)", rows: rows)
         defer { close(fd) }
-        let bandKey = "\(key) rows \(rows.lowerBound)-\(rows.upperBound)"
-        let from = job.resumeKey == bandKey ? job.resumeTileRows : 0
-        if from <= rows.lowerBound { ftruncate(fd, 0) } else {
-            let message = "from tile row \(from) of tile rows \(rows.lowerBound) to \(rows.upperBound - 1): the earlier attempt's rows are kept"
-            try store.note(job.id, kind: "resumed", message: message)
-            logger.info("job \(job.id) (band \(job.band) of job \(job.parentId ?? 0)) resumed \(message)")
-        }
-        let journal = StripJournal(descriptor: fd, firstTileRow: rows.lowerBound, resumingFrom: from, interval: settings.checkpointSeconds) { [store] done in
-            try? store.checkpoint(lease, tileRows: done, key: bandKey)
-        }
         let reported = Reported()
         let tiles: Int
         do {
@@ -559,17 +554,31 @@ public final class Daemon: Service, @unchecked Sendable {
     /// what an earlier attempt left in it, if it was made the same way (`key`: model, size, format).
     private func strips(of job: Job, _ lease: Lease, _ source: ImageSource, key: String) throws -> (journal: StripJournal, descriptors: [Int32])? {
         guard source.pixelCount >= Self.journaledPixels else { return nil }
-        let fd = try work.openWorkFile(Self.stripsFile(job.id))
-        let from = job.resumeKey == key ? job.resumeTileRows : 0
-        if from == 0 { ftruncate(fd, 0) }
-        let journal = StripJournal(descriptor: fd, resumingFrom: from, interval: settings.checkpointSeconds) { [store] rows in try? store.checkpoint(lease, tileRows: rows, key: key) }
-        if from > 0 {
-            let rows = TileGrid(width: source.width, height: source.height).rows
-            let message = "from tile row \(from) of \(rows): the earlier attempt's first \(from * TileGrid.outputSize) output rows are kept"
-            try store.note(job.id, kind: "resumed", message: message)
-            logger.info("job \(job.id) resumed \(message)")
-        }
+        let (journal, fd) = try self.journal(Self.stripsFile(job.id), of: job, lease, key: key,
+                                             rows: 0..<TileGrid(width: source.width, height: source.height).rows)
         return (journal, [fd])
+    }
+
+    /// The journal of tile rows `rows` (a whole image's, or a band's) in work file `name`,
+    /// continuing what an earlier attempt left there if it was made the same way (`key`), and
+    /// its descriptor, which the caller closes.
+    private func journal(_ name: String, of job: Job, _ lease: Lease, key: String, rows: Range<Int>) throws -> (StripJournal, Int32) {
+        let fd = try work.openWorkFile(name)
+        let from = job.resumeKey == key ? job.resumeTileRows : 0
+        if from <= rows.lowerBound { ftruncate(fd, 0) } else {
+            let message = rows.lowerBound == 0
+                ? "from tile row \(from) of \(rows.upperBound): the earlier attempt's first \(from * TileGrid.outputSize) output rows are kept"
+                : "from tile row \(from) of tile rows \(rows.lowerBound) to \(rows.upperBound - 1): the earlier attempt's rows are kept"
+            do { try store.note(job.id, kind: "resumed", message: message) } catch {
+                close(fd)
+                throw error
+            }
+            logger.info("job \(job.id)\(job.parentId.map { " (band \(job.band) of job \($0))" } ?? "") resumed \(message)")
+        }
+        let journal = StripJournal(descriptor: fd, firstTileRow: rows.lowerBound, resumingFrom: from, interval: settings.checkpointSeconds) { [store] done in
+            try? store.checkpoint(lease, tileRows: done, key: key)
+        }
+        return (journal, fd)
     }
 
     /// Bad input and a style the models folder does not hold fail at once; anything else (a full
@@ -590,7 +599,7 @@ public final class Daemon: Service, @unchecked Sendable {
             }
             logger.error("job \(job.id) failed: \(reason)")
             try store.fail(lease, reason: reason)
-            job.band > 0 ? work.remove(Self.bandFile(of: job)) : removeWorkFiles(of: job.id)
+            discardWork(of: job)
             var failed = job
             failed.status = .failed
             failed.error = reason

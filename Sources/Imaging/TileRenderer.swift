@@ -61,8 +61,21 @@ public final class TileRenderer: @unchecked Sendable {
         // Resumed: computing starts at the first strip the earlier attempt did not finish, and
         // reading at the first source row that strip needs (a sequential source decodes the rows
         // before it, but they are not kept).
-        nextTileRow = min(journal?.resumedFrom ?? 0, grid.rows)
-        rowsRead = nextTileRow == 0 ? 0 : nextTileRow * TileGrid.outputSize - TileGrid.margin
+        start(atTileRow: min(journal?.resumedFrom ?? 0, grid.rows))
+    }
+
+    /// Computing starts at `tileRow`, and reading at the first source row it needs.
+    private func start(atTileRow tileRow: Int) {
+        nextTileRow = tileRow
+        rowsRead = max(0, tileRow * TileGrid.outputSize - TileGrid.margin)
+    }
+
+    /// Computes the next strip (one tile row on the tile path), ending by tile row `end`, and journals it.
+    private func produceNextStrip(before end: Int, _ reader: RowReader) throws {
+        let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, end - nextTileRow)
+        try produce(tileRows: nextTileRow..<(nextTileRow + count), reader)
+        nextTileRow += count
+        journal?.finished(tileRows: nextTileRow)
     }
 
     var outputBands: Int { outputColourBands + (source.hasAlpha ? 1 : 0) }
@@ -122,18 +135,12 @@ public final class TileRenderer: @unchecked Sendable {
         try lock.withLock {
             outputDepth = depth(in: format)
             counted = rows
-            if nextTileRow < rows.lowerBound {
-                nextTileRow = rows.lowerBound
-                rowsRead = max(0, nextTileRow * TileGrid.outputSize - TileGrid.margin)
-            }
+            if nextTileRow < rows.lowerBound { start(atTileRow: rows.lowerBound) }
             let reader = RowReader(source)
             do {
                 while nextTileRow < rows.upperBound {
-                    let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, rows.upperBound - nextTileRow)
-                    try produce(tileRows: nextTileRow..<(nextTileRow + count), reader)
-                    nextTileRow += count
+                    try produceNextStrip(before: rows.upperBound, reader)
                     blocks = [:] // kept in the journal only
-                    journal.finished(tileRows: nextTileRow)
                 }
             } catch {
                 journal.finished(tileRows: nextTileRow, now: true) // a stop keeps the strips finished so far
@@ -165,12 +172,7 @@ public final class TileRenderer: @unchecked Sendable {
         let m = TileGrid.outputSize
         do {
             let reader = nextTileRow <= (top + height - 1) / m ? RowReader(source) : nil
-            while nextTileRow <= (top + height - 1) / m {
-                let count = source.hasAlpha || !transform.handlesRegions ? 1 : min(Self.stripTileRows, grid.rows - nextTileRow)
-                try produce(tileRows: nextTileRow..<(nextTileRow + count), reader!)
-                nextTileRow += count
-                journal?.finished(tileRows: nextTileRow)
-            }
+            while nextTileRow <= (top + height - 1) / m { try produceNextStrip(before: grid.rows, reader!) }
             for y in top..<(top + height) {
                 let tileRow = y / m
                 if blocks[tileRow] == nil, let journal, tileRow < journal.resumedFrom, served[tileRow] == 0 {
