@@ -24,6 +24,8 @@ import Testing
     }
 
     /// One changed pixel in the middle of a 148x148 region changes no output further than the radius.
+    /// Winograd's transforms spread float rounding over a whole output block, so a change counts
+    /// when it is above rounding (the impulse's own changes are about 1e-2).
     @Test func anImpulseChangesOutputsOnlyWithinTheRadius() throws {
         let model = try Model(spec: ModelSpec(contentsOf: fixtures.appendingPathComponent("region_unet.json")), seed: 11)
         let plan = try RegionPlan(model)
@@ -37,7 +39,7 @@ import Testing
         var changed = 0, farthest = 0
         for y in 0..<128 {
             for xx in 0..<128 {
-                for c in 0..<3 where before.scalars[(y * 128 + xx) * 3 + c] != after.scalars[(y * 128 + xx) * 3 + c] {
+                for c in 0..<3 where abs(before.scalars[(y * 128 + xx) * 3 + c] - after.scalars[(y * 128 + xx) * 3 + c]) > 1e-5 {
                     changed += 1
                     farthest = max(farthest, abs(y + 10 - centre), abs(xx + 10 - centre))
                 }

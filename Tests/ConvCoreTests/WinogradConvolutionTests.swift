@@ -1,6 +1,6 @@
-// Winograd's F(2x2, 3x3) against the direct kernel on the same weights: equal up to float
-// rounding for any channel counts, odd output sizes (a ragged last 2x2 block), 'valid' and 'same'
-// padding, tile-window geometries that skip input, and every part of the epilogue.
+// Winograd's F(2x2, 3x3) and F(4x4, 3x3) against the direct kernel on the same weights: equal up
+// to float rounding for any channel counts, output sizes that leave a ragged last block, 'valid'
+// and 'same' padding, tile-window geometries that skip input, and every part of the epilogue.
 
 import Testing
 @testable import ConvCore
@@ -26,16 +26,23 @@ import Testing
              geometry: KernelGeometry(inH: 10, inW: 11, outH: 7, outW: 5, kernel: (3, 3), padTop: -1, padLeft: 2)),
     ]
 
-    @Test(arguments: cases)
-    func equalsTheDirectKernel(_ c: Case) {
+    @Test(arguments: cases, WinogradBlock.allCases)
+    func equalsTheDirectKernel(_ c: Case, _ block: WinogradBlock) {
         let x = Self.random([c.n, c.h, c.w, c.cin], seed: 1)
         let kernel = Self.random([3, 3, c.cin, c.cout], seed: 2, scale: 0.3), bias = Self.random([c.cout], seed: 3).scalars
         let epilogue = Epilogue(activation: .relu, affine: (Self.random([c.cout], seed: 4).scalars, Self.random([c.cout], seed: 5).scalars))
         let direct = DirectConvolution(kernel: kernel, bias: bias).run(x, geometry: c.geometry, epilogue: epilogue)
-        let winograd = WinogradConvolution(kernel: kernel, bias: bias).run(x, geometry: c.geometry, epilogue: epilogue)
+        let winograd = WinogradConvolution(kernel: kernel, bias: bias).run(x, geometry: c.geometry, epilogue: epilogue, block: block)
         #expect(winograd.shape == direct.shape)
         #expect(winograd.maxAbsDifference(direct) < 1e-4, "largest difference \(winograd.maxAbsDifference(direct))")
         #expect(direct.scalars.contains { $0 != 0 }, "the case computes something")
+    }
+
+    @Test func theLargeBlockWhereItDoesFewerProducts() {
+        #expect(WinogradBlock.cheapest(outH: 36, outW: 36) == .four)
+        #expect(WinogradBlock.cheapest(outH: 18, outW: 18) == .four)
+        #expect(WinogradBlock.cheapest(outH: 6, outW: 6) == .two)
+        #expect(WinogradBlock.cheapest(outH: 2, outW: 40) == .two)
     }
 
     @Test func onlyThreeByThreeStrideOneWithEnoughChannels() {
