@@ -99,6 +99,25 @@ import Testing
         }
     }
 
+    /// Transposed convolutions whose kernel is their stride (each output reads one tap of one input
+    /// pixel), 'same' and 'valid', on tile windows that start inside a tap's period, with a ragged
+    /// channel count and a narrow sigmoid output run after the kernel.
+    @Test func nonOverlappingTransposedConvolutionsOnWindows() throws {
+        let spec = try spec(#"""
+        {"input": {"name": "in", "shape": [36, 36, 3]}, "layers": [
+          {"name": "down", "type": "Conv2D", "filters": 20, "kernel_size": 3, "strides": 3, "padding": "same", "activation": "relu"},
+          {"name": "up3", "type": "Conv2DTranspose", "filters": 20, "kernel_size": 3, "strides": 3, "padding": "same", "activation": "relu"},
+          {"name": "pool", "type": "MaxPooling2D"},
+          {"name": "up2", "type": "Conv2DTranspose", "filters": 3, "kernel_size": 2, "strides": 2, "padding": "valid", "activation": "sigmoid"},
+          {"name": "crop", "type": "Cropping2D", "cropping": 11}]}
+        """#)
+        let model = try Model(spec: spec, seed: 13)
+        let x = tensor([5, 36, 36, 3], seed: 14, range: -1...1)
+        let expected = try model.predict(x)
+        let y = try InferencePlan(model).predict(x, pool: .shared(threads: 2))
+        #expect(y.shape == expected.shape && worstError(y, expected) <= 1e-5, "worst error \(worstError(y, expected))")
+    }
+
     @Test func poolRunsEveryPartOnceAcrossCalls() {
         let pool = WorkerPool.shared(threads: 4)
         for parts in [1, 2, 7, 100] {

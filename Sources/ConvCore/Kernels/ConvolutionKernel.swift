@@ -13,6 +13,13 @@ enum ConvolutionKernel: Sendable {
         }
     }
 
+    var outputChannels: Int {
+        switch self {
+        case .direct(let kernel): kernel.cout
+        case .winograd(let kernel): kernel.cout
+        }
+    }
+
     func run(_ x: Tensor, geometry: KernelGeometry, epilogue: Epilogue) -> Tensor {
         switch self {
         case .direct(let kernel): kernel.run(x, geometry: geometry, epilogue: epilogue)

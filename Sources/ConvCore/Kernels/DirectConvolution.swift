@@ -34,21 +34,25 @@ struct DirectConvolution: Sendable {
     }
 
     func run(_ x: Tensor, geometry g: KernelGeometry, epilogue: Epilogue) -> Tensor {
-        let n = x.shape[0]
+        let (n, h, w, _) = x.nhwc
         let hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw
-        let padded = zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
+        // The kernels read x itself where every tap falls inside it (a 1x1 or 'valid' convolution,
+        // a window inside its input), else a zero-padded copy.
+        let inside = g.padTop <= 0 && g.padLeft <= 0 && hp - g.padTop <= h && wp - g.padLeft <= w
+        let source = inside ? x.scalars : zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
+        let (height, width, top, left) = inside ? (h, w, -g.padTop, -g.padLeft) : (hp, wp, 0, 0)
         let pixels = n * g.outH * g.outW
-        // Where each output pixel's receptive field starts in the padded input.
+        // Where each output pixel's receptive field starts in the source.
         var origins = [Int](repeating: 0, count: pixels)
         for row in 0..<(n * g.outH) {
             let (b, oy) = (row / g.outH, row % g.outH)
-            for ox in 0..<g.outW { origins[row * g.outW + ox] = ((b * hp + oy * g.sh) * wp + ox * g.sw) * cin }
+            for ox in 0..<g.outW { origins[row * g.outW + ox] = ((b * height + top + oy * g.sh) * width + left + ox * g.sw) * cin }
         }
         let finish = epilogue.prepared(channels: cout)
         // Every pixel's channels are stored once, so the output needs no zero fill.
         return Tensor(shape: [n, g.outH, g.outW, cout]) { out in
-            conv2dForward(out: out, padded: padded, origins: origins, weights: weights.pointer, bias: bias.pointer,
-                          pixels: pixels, kh: g.kh, span: g.kw * cin, rowStride: wp * cin,
+            conv2dForward(out: out, padded: source, origins: origins, weights: weights.pointer, bias: bias.pointer,
+                          pixels: pixels, kh: g.kh, span: g.kw * cin, rowStride: width * cin,
                           cout: cout, coutPadded: coutPadded, epilogue: finish)
         }
     }

@@ -16,6 +16,34 @@ struct Epilogue: Sendable {
     }
 }
 
+extension Epilogue {
+    /// For an output narrower than a vector: this epilogue without its curve (sigmoid, tanh,
+    /// softplus), and the curve, to run afterwards over the whole map (`applyCurve`). Per pixel, a
+    /// curve costs a whole vector of e^x for the three channels of an RGB output.
+    func deferringCurve(channels: Int) -> (kernel: Epilogue, after: Activation?) {
+        guard channels < 16, affine == nil, [.sigmoid, .tanh, .softplus].contains(activation) else { return (self, nil) }
+        return (Epilogue(activation: .linear), activation)
+    }
+}
+
+/// x = activation(x) for every value of x, sixteen at a time through the same vector e^x the
+/// epilogue uses (so the result is the same as applying it there).
+func applyCurve(_ activation: Activation, to x: inout Tensor) {
+    x.scalars.withUnsafeMutableBufferPointer { values in
+        let p = values.baseAddress!, n = values.count
+        var i = 0
+        while i + 16 <= n {
+            store16(PreparedEpilogue.curve(load16(p + i), activation), p + i)
+            i += 16
+        }
+        guard i < n else { return }
+        var rest = SIMD16<Float>.zero
+        for l in 0..<(n - i) { rest[l] = p[i + l] }
+        rest = PreparedEpilogue.curve(rest, activation)
+        for l in 0..<(n - i) { p[i + l] = rest[l] }
+    }
+}
+
 struct PreparedEpilogue {
     let activation: Activation
     let scale: [SIMD16<Float>]?, shift: [SIMD16<Float>]?

@@ -28,6 +28,22 @@ func axpy(_ n: Int, _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
     }
 }
 
+/// The first n floats of x into uninitialised y. A short run (one pixel's channels) in vectors:
+/// a call to memmove per pixel cost more than the copy.
+@inline(__always)
+func copyFloats(_ n: Int, from x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>) {
+    guard n <= 256 else { y.initialize(from: x, count: n); return }
+    var i = 0
+    while i + 16 <= n {
+        store16(load16(x + i), y + i)
+        i += 16
+    }
+    while i < n {
+        (y + i).initialize(to: x[i])
+        i += 1
+    }
+}
+
 /// x placed at (top, left) in a zero canvas of the given size, plus `slack` zeros at the end for
 /// kernels that read a few floats past the last pixel. What falls outside the canvas (negative
 /// offsets, a canvas smaller than x) is left out. Only the border is zeroed: the copy fills the rest.

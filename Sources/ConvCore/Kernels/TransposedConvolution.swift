@@ -40,14 +40,20 @@ struct TransposedConvolution: Sendable {
         let ow = window?.output.cols.count ?? layer.outputSize(w, kernel: kw, stride: sw)
         let (top, left) = layer.scatterCrop(window)
         let pixels = n * oh * ow
+        let geometry = ScatterGeometry(n: n, h: h, w: w, cin: cin, oh: oh, ow: ow, kh: kh, kw: kw, sh: sh, sw: sw,
+                                       top: top, left: left, coutPadded: coutPadded)
+        let finish = epilogue.prepared(channels: cout)
+        if (kh, kw) == (sh, sw) {
+            return Tensor(shape: [n, oh, ow, cout]) { out in
+                conv2dTransposeOneTap(out: out, x: x.scalars, weights: weights.pointer, bias: bias.pointer, cout: cout,
+                                      epilogue: finish, geometry)
+            }
+        }
         var sums = [Float](unsafeUninitializedCapacity: pixels * coutPadded) { buffer, count in
             for p in 0..<pixels { (buffer.baseAddress! + p * coutPadded).initialize(from: bias.pointer, count: coutPadded) }
             count = pixels * coutPadded
         }
-        let geometry = ScatterGeometry(n: n, h: h, w: w, cin: cin, oh: oh, ow: ow, kh: kh, kw: kw, sh: sh, sw: sw,
-                                       top: top, left: left, coutPadded: coutPadded)
         conv2dTransposeForward(sums: &sums, x: x.scalars, weights: weights.pointer, geometry)
-        let finish = epilogue.prepared(channels: cout)
         return Tensor(shape: [n, oh, ow, cout]) { out in
             finishSums(out: out, sums: sums, pixels: pixels, cout: cout, coutPadded: coutPadded, epilogue: finish)
         }
@@ -120,6 +126,49 @@ private func scatterRow(out: UnsafeMutablePointer<Float>, pixels: UnsafePointer<
             }
         }
         ix += 1
+    }
+}
+
+/// The transposed convolution whose kernel is its stride (a U-Net's 2x2 upsampling): the taps
+/// do not overlap, so each output pixel is the bias plus one input pixel times one tap,
+/// out[oy, ox] = epilogue(bias + x[(oy + top) / sh, (ox + left) / sw] . weights[(oy + top) % sh, (ox + left) % sw])
+/// (bias alone where that pixel is outside x). A row's outputs through one tap are sw apart and
+/// read consecutive input pixels: they go a register block at a time (RegisterBlock.swift) and
+/// leave through the epilogue, with no sums buffer to fill and read back.
+func conv2dTransposeOneTap(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>, cout: Int, epilogue: PreparedEpilogue, _ g: ScatterGeometry) {
+    let (cin, coutPadded, s) = (g.cin, g.coutPadded, g.sw), block = BlockSums.count
+    func store(_ sums: BlockSums, count: Int, co0: Int, to first: UnsafeMutablePointer<Float>) {
+        let lanes = min(16, cout - co0)
+        for j in 0..<count { epilogue.store(sums[j], group: co0 / 16, lanes: lanes, to: first + j * s * cout + co0) }
+    }
+    for row in 0..<(g.n * g.oh) {
+        let (b, oy) = (row / g.oh, row % g.oh), ty = oy + g.top
+        let iy = ty >= 0 ? ty / g.sh : -1, ky = ty >= 0 ? ty % g.sh : 0
+        let rowOut = out + row * g.ow * cout
+        for kx in 0..<s {
+            // Outputs ox = first + s * j read input ix = firstInput + j.
+            let first = ((kx - g.left) % s + s) % s, firstInput = (first + g.left) / s
+            guard first < g.ow else { continue }
+            let count = (g.ow - first + s - 1) / s
+            let tap = weights + (ky * g.kw + kx) * cin * coutPadded
+            var j = 0
+            while j < count {
+                let ix = firstInput + j
+                let inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                // A run of inputs inside x, a block at a time; a position outside gets the bias alone.
+                let run = inside ? min(block, count - j, g.w - ix) : 1
+                for co0 in stride(from: 0, to: coutPadded, by: 16) {
+                    var sums = BlockSums(repeating: load16(bias + co0))
+                    if inside {
+                        let inputs = blockInputs(count: run) { x + ((b * g.h + iy) * g.w + ix + $0) * cin }
+                        accumulate(&sums, inputs, 0..<cin, weights: tap + co0, weightStride: coutPadded)
+                    }
+                    store(sums, count: run, co0: co0, to: rowOut + (first + s * j) * cout)
+                }
+                j += run
+            }
+        }
     }
 }
 

@@ -139,7 +139,7 @@ struct Concatenate: Layer {
             for x in inputs {
                 let block = x.shape[k] * inner
                 x.scalars.withUnsafeBufferPointer { xp in
-                    for o in 0..<outer { (out + o * row + offset).initialize(from: xp.baseAddress! + o * block, count: block) }
+                    for o in 0..<outer { copyFloats(block, from: xp.baseAddress! + o * block, to: out + o * row + offset) }
                 }
                 offset += block
             }
