@@ -73,27 +73,31 @@ public struct RegionPlan: Sendable {
         let plan = try plans.plan(height: bh, width: bw, model)
         func starts(_ count: Int, _ block: Int) -> [Int] { stride(from: 0, to: count, by: block).map { min($0, count - block) } }
         let origins = starts(rows, blockRows).flatMap { r in starts(columns, blockColumns).map { (r * m, $0 * m) } }
-        var blocks = [Float](repeating: 0, count: origins.count * bh * bw * c)
-        for (b, (top, left)) in origins.enumerated() {
-            for y in 0..<bh {
-                let from = ((top + y) * width + left) * c, to = (b * bh + y) * bw * c
-                blocks.replaceSubrange(to..<(to + bw * c), with: region.scalars[from..<(from + bw * c)])
+        let blocks = Tensor(shape: [origins.count, bh, bw, c]) { blocks in
+            region.scalars.withUnsafeBufferPointer { source in
+                for (b, (top, left)) in origins.enumerated() {
+                    for y in 0..<bh {
+                        (blocks + (b * bh + y) * bw * c).initialize(from: source.baseAddress! + ((top + y) * width + left) * c, count: bw * c)
+                    }
+                }
             }
         }
-        let cores = try plan.predict(Tensor(shape: [origins.count, bh, bw, c], scalars: blocks), pool: pool)
+        let cores = try plan.predict(blocks, pool: pool)
         let (oh, ow) = (blockRows * m, blockColumns * m), outWidth = columns * m
         guard cores.shape.count == 4, cores.shape[1] == oh, cores.shape[2] == ow else {
             throw ModelError("model '\(model.spec.name)' gives \(cores.shape.dropFirst()) for a \(bh)x\(bw) region, expected \(oh)x\(ow)")
         }
         let k = cores.shape[3]
-        var output = Tensor(zeros: [1, rows * m, outWidth, k])
-        for (b, (top, left)) in origins.enumerated() {
-            for y in 0..<oh {
-                let from = (b * oh + y) * ow * k, to = ((top + y) * outWidth + left) * k
-                output.scalars.replaceSubrange(to..<(to + ow * k), with: cores.scalars[from..<(from + ow * k)])
+        // The blocks cover the output (the last of a row or column overlapping its neighbour).
+        return Tensor(shape: [1, rows * m, outWidth, k]) { output in
+            cores.scalars.withUnsafeBufferPointer { cores in
+                for (b, (top, left)) in origins.enumerated() {
+                    for y in 0..<oh {
+                        (output + ((top + y) * outWidth + left) * k).update(from: cores.baseAddress! + (b * oh + y) * ow * k, count: ow * k)
+                    }
+                }
             }
         }
-        return output
     }
 
     /// Multiply-adds per output pixel on a region of whole blocks (what a large image costs).

@@ -42,12 +42,8 @@ struct DirectConvolution: Sendable {
         let source = inside ? x.scalars : zeroPadded(x, height: hp, width: wp, top: g.padTop, left: g.padLeft)
         let (height, width, top, left) = inside ? (h, w, -g.padTop, -g.padLeft) : (hp, wp, 0, 0)
         let pixels = n * g.outH * g.outW
-        // Where each output pixel's receptive field starts in the source.
-        var origins = [Int](repeating: 0, count: pixels)
-        for row in 0..<(n * g.outH) {
-            let (b, oy) = (row / g.outH, row % g.outH)
-            for ox in 0..<g.outW { origins[row * g.outW + ox] = ((b * height + top + oy * g.sh) * width + left + ox * g.sw) * cin }
-        }
+        let origins = PixelOrigins(outH: g.outH, outW: g.outW, rows: height, columns: width, top: top, left: left,
+                                   sh: g.sh, sw: g.sw, channels: cin)
         let finish = epilogue.prepared(channels: cout)
         // Every pixel's channels are stored once, so the output needs no zero fill.
         return Tensor(shape: [n, g.outH, g.outW, cout]) { out in
@@ -58,6 +54,19 @@ struct DirectConvolution: Sendable {
     }
 }
 
+/// Where each output pixel's receptive field starts in a [n, rows, columns, channels] source
+/// that holds the kernel's padded input at (top, left); computed per register block, where a
+/// table of them was one more array as large as the map to write and read.
+struct PixelOrigins {
+    let outH: Int, outW: Int, rows: Int, columns: Int, top: Int, left: Int, sh: Int, sw: Int, channels: Int
+
+    @inline(__always)
+    subscript(p: Int) -> Int {
+        let (row, ox) = (p / outW, p % outW), (b, oy) = (row / outH, row % outH)
+        return ((b * rows + top + oy * sh) * columns + left + ox * sw) * channels
+    }
+}
+
 /// out[p, co] = epilogue(bias[co] + sum over ky < kh, t < span of
 ///                       padded[origins[p] + ky * rowStride + t] * weights[(ky * span + t) * coutPadded + co]).
 ///
@@ -65,7 +74,7 @@ struct DirectConvolution: Sendable {
 /// (= kw * cin) contiguous floats and the next kernel row starts `rowStride` floats later; weights
 /// is [kh * span, coutPadded] with zeros past cout; bias is [coutPadded]. Pixels go a register
 /// block at a time in output order; the last block repeats its last pixel and stores only its own.
-func conv2dForward(out: UnsafeMutablePointer<Float>, padded: UnsafePointer<Float>, origins: UnsafePointer<Int>,
+func conv2dForward(out: UnsafeMutablePointer<Float>, padded: UnsafePointer<Float>, origins: PixelOrigins,
                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                    pixels: Int, kh: Int, span: Int, rowStride: Int, cout: Int, coutPadded: Int, epilogue: PreparedEpilogue) {
     let block = BlockSums.count

@@ -138,7 +138,7 @@ private func scatterRow(out: UnsafeMutablePointer<Float>, pixels: UnsafePointer<
 func conv2dTransposeOneTap(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>, cout: Int, epilogue: PreparedEpilogue, _ g: ScatterGeometry) {
     let (cin, coutPadded, s) = (g.cin, g.coutPadded, g.sw), block = BlockSums.count
-    func store(_ sums: BlockSums, count: Int, co0: Int, to first: UnsafeMutablePointer<Float>) {
+    @inline(__always) func store(_ sums: BlockSums, count: Int, co0: Int, to first: UnsafeMutablePointer<Float>) {
         let lanes = min(16, cout - co0)
         for j in 0..<count { epilogue.store(sums[j], group: co0 / 16, lanes: lanes, to: first + j * s * cout + co0) }
     }
