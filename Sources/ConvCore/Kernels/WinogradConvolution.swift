@@ -57,7 +57,7 @@ struct WinogradConvolution: Sendable {
     let bias: AlignedStorage
 
     /// Blocks transformed at a time; a multiple of the rows the products block.
-    static let chunk = 24
+    static let chunk = 12
 
     /// Whether a convolution of this shape gains from the transform: 3x3, stride 1, and enough
     /// input channels that the products, not the transforms, are the work (`tessera bench`: a
