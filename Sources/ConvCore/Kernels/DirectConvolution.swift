@@ -1,5 +1,5 @@
 // The Conv2D forward kernel: direct convolution, NHWC, register-blocked (RegisterBlock.swift: six
-// output pixels times sixteen output channels on AVX2, twelve on AVX-512) while the kernel taps
+// output pixels times sixteen output channels) while the kernel taps
 // and input channels stream past. The block's pixels are consecutive in output order, across rows
 // and tiles, so a narrow tile window (8 pixels wide deep in a U-Net) wastes no lanes on a ragged
 // last block. The input is zero-padded once so the inner loops have no bounds

@@ -8,7 +8,8 @@
 // register per SIMD16, thirty-two of them) twelve rows would keep more FMAs in flight; written out
 // and measured on Zen 5 (2 vCPUs, one thread, best of four alternating runs of `tessera bench`)
 // they were no faster: conv3x3_16 20,429 against 21,951 tiles/s at batch 64, region_unet training
-// 4,245 against 4,056 tiles/s at batch 32, all within the host's noise. Where the time goes instead:
+// 4,245 against 4,056 tiles/s at batch 32, all within the host's noise; again with Winograd's
+// F(4x4, 3x3) (2026-12-04), slower: conv3x3_16 38.3k against 40.4k tiles/s at batch 1. Where the time goes instead:
 // the padding copy, the transforms and the epilogue, not the FMA latency six sums leave exposed.
 typealias BlockSums = InlineArray<6, SIMD16<Float>>
 typealias BlockInputs = InlineArray<6, UnsafePointer<Float>>
