@@ -27,7 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
-        .target(name: "ConvCore", swiftSettings: nativeCPU),
+        // The vector ISA the build targets, for kernels blocked per register file.
+        .target(name: "CVectorISA"),
+        .target(name: "ConvCore", dependencies: ["CVectorISA"], swiftSettings: nativeCPU),
         // libvips through pkg-config, with fixed-arity wrappers for its variadic calls.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         // Linux calls Swift's Glibc module does not declare (renameat2, O_TMPFILE).

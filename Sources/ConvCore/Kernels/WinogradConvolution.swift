@@ -245,11 +245,21 @@ func winogradProducts(patches: UnsafePointer<Float>, weights: UnsafePointer<Floa
     for t0 in stride(from: 0, to: tiles, by: BlockSums.count) {
         let count = min(BlockSums.count, tiles - t0)
         let inputs = blockInputs(count: count) { patches + (t0 + $0) * cin }
-        for co0 in stride(from: 0, to: coutPadded, by: 16) {
-            var sums = BlockSums(repeating: .zero)
-            accumulate(&sums, inputs, 0..<cin, weights: weights + co0, weightStride: coutPadded)
+        // 32 channels a pass where pairs of sums fit in the registers (RegisterBlock.swift), else 16.
+        var co0 = 0
+        while co0 < coutPadded {
             let o = to + t0 * tileStride + co0
-            for j in 0..<count { store16(sums[j], o + j * tileStride) }
+            if pairsChannelGroups && co0 + 32 <= coutPadded {
+                var sums = BlockSumsPair(low: BlockSums(repeating: .zero), high: BlockSums(repeating: .zero))
+                accumulate(&sums, inputs, 0..<cin, weights: weights + co0, weightStride: coutPadded)
+                for j in 0..<count { store16(sums.low[j], o + j * tileStride); store16(sums.high[j], o + j * tileStride + 16) }
+                co0 += 32
+            } else {
+                var sums = BlockSums(repeating: .zero)
+                accumulate(&sums, inputs, 0..<cin, weights: weights + co0, weightStride: coutPadded)
+                for j in 0..<count { store16(sums[j], o + j * tileStride) }
+                co0 += 16
+            }
         }
     }
 }
