@@ -155,15 +155,10 @@ public struct InferencePlan: Sendable {
             case let .convolution(conv, kernel, epilogue):
                 let (_, h, w, _) = xs[0].nhwc
                 let g = step.geometry ?? KernelGeometry(inH: h, inW: w, kernel: conv.kernel, strides: conv.strides, padding: conv.padding)
-                let (inKernel, curve) = epilogue.deferringCurve(channels: kernel.outputChannels)
-                var y = kernel.run(xs[0], geometry: g, epilogue: inKernel)
-                if let curve { applyCurve(curve, to: &y) }
-                values[step.node] = y
+                values[step.node] = epilogue.running(channels: kernel.outputChannels) { kernel.run(xs[0], geometry: g, epilogue: $0) }
             case let .transposedConvolution(kernel, epilogue):
-                let (inKernel, curve) = epilogue.deferringCurve(channels: kernel.cout)
-                var y = kernel.run(xs[0], epilogue: inKernel, window: step.window.map { ($0.have[0], $0.computed.output) })
-                if let curve { applyCurve(curve, to: &y) }
-                values[step.node] = y
+                let window = step.window.map { ($0.have[0], $0.computed.output) }
+                values[step.node] = epilogue.running(channels: kernel.cout) { kernel.run(xs[0], epilogue: $0, window: window) }
             case let .layer(layer, parameters):
                 let read = step.window.map { w in xs.indices.map { Self.part(xs[$0], w.have[$0], w.computed.inputs[$0]) } } ?? xs
                 _ = try layer.outputShape(read.map { $0.shape.dropFirst().map { $0 } })

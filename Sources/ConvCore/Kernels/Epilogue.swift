@@ -20,9 +20,20 @@ extension Epilogue {
     /// For an output narrower than a vector: this epilogue without its curve (sigmoid, tanh,
     /// softplus), and the curve, to run afterwards over the whole map (`applyCurve`). Per pixel, a
     /// curve costs a whole vector of e^x for the three channels of an RGB output.
-    func deferringCurve(channels: Int) -> (kernel: Epilogue, after: Activation?) {
-        guard channels < 16, affine == nil, [.sigmoid, .tanh, .softplus].contains(activation) else { return (self, nil) }
-        return (Epilogue(activation: .linear), activation)
+    private func deferringCurve(channels: Int) -> (kernel: Epilogue, after: Activation?) {
+        guard channels < 16, affine == nil else { return (self, nil) }
+        switch activation {
+        case .sigmoid, .tanh, .softplus: return (Epilogue(activation: .linear), activation)
+        case .linear, .relu, .leakyReLU: return (self, nil)
+        }
+    }
+
+    /// `run` (a kernel over the map) with this epilogue, a narrow output's curve deferred to after it.
+    func running(channels: Int, _ run: (Epilogue) -> Tensor) -> Tensor {
+        let (inKernel, curve) = deferringCurve(channels: channels)
+        var y = run(inKernel)
+        if let curve { applyCurve(curve, to: &y) }
+        return y
     }
 }
 
